@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from config.roles import ALL_ROLES, PLANNING_ROLES, user_roles
+
+
+class RolePermission(BasePermission):
+    """Role check shared by every API view.
+
+    A view may declare ``read_roles`` and ``write_roles`` (sets of role names), and
+    ``action_roles`` mapping a viewset action (``"confirm"``, ``"create"``) to the roles that
+    may call it. Defaults: every role may read; planners and admins may write. A user with
+    no role at all gets nothing.
+    """
+
+    message = "Your role does not allow this."
+
+    def has_permission(self, request, view) -> bool:
+        roles = user_roles(request.user)
+        if not roles:
+            return False
+        action = getattr(view, "action", None)
+        action_roles = getattr(view, "action_roles", {}) or {}
+        if action in action_roles:
+            allowed = action_roles[action]
+        elif request.method in SAFE_METHODS:
+            allowed = getattr(view, "read_roles", ALL_ROLES)
+        else:
+            allowed = getattr(view, "write_roles", PLANNING_ROLES)
+        return bool(roles & set(allowed))

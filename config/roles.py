@@ -1,0 +1,41 @@
+"""Roles are Django groups. A user's roles decide what every endpoint and page allows."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.http import HttpRequest
+
+
+class Role(models.TextChoices):
+    PLANNER = "planner", "Planner"
+    OPERATOR = "operator", "Operator"
+    INTEGRATION = "integration", "Integration"
+    VIEWER = "viewer", "Viewer"
+    ADMIN = "admin", "Admin"
+
+
+ALL_ROLES: frozenset[str] = frozenset(Role.values)
+# Who may change master data and drive orders through their lifecycle.
+PLANNING_ROLES: frozenset[str] = frozenset({Role.PLANNER, Role.ADMIN})
+
+
+def user_roles(user) -> frozenset[str]:
+    if user is None or not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_prodorders_roles", None)
+    if cached is None:
+        if user.is_superuser:
+            cached = ALL_ROLES
+        else:
+            cached = frozenset(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
+        user._prodorders_roles = cached
+    return cached
+
+
+def has_role(user, roles: frozenset[str] | set[str]) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def roles_context(request: HttpRequest) -> dict:
+    roles = user_roles(getattr(request, "user", None))
+    return {"user_roles": roles, "can_plan": bool(roles & PLANNING_ROLES)}

@@ -1,0 +1,42 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.health import check_broker, check_database
+from config.roles import user_roles
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    database = check_database()
+    broker = check_broker(timeout=1.0)
+    ok = database is None and broker is None
+    body = {
+        "status": "ok" if ok else "error",
+        "database": database or "ok",
+        "broker": broker or "ok",
+    }
+    return JsonResponse(body, status=200 if ok else 503)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html", {})
+
+
+@extend_schema(
+    responses=inline_serializer(
+        "Me",
+        {"username": serializers.CharField(), "roles": serializers.ListField(child=serializers.CharField())},
+    )
+)
+@api_view(["GET"])
+def me(request: Request) -> Response:
+    """The authenticated client and its roles."""
+    return Response({"username": request.user.get_username(), "roles": sorted(user_roles(request.user))})

@@ -1,0 +1,132 @@
+"""Shared fixtures: users per role with real API tokens, a real Celery worker on real Redis,
+and Chromium for browser tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.contrib.auth.models import Group
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from config.roles import Role
+from tests.factories import UserFactory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_task_queue(worker_id: str) -> None:
+    # Tasks sent by this test process go to a queue of its own, so parallel test runs
+    # (xdist workers, two checkouts on one machine) never consume each other's tasks.
+    from config.celery import app
+
+    queue = f"prodorders-test-{worker_id}-{os.getpid()}"
+    app.conf.task_default_queue = queue
+    app.conf.task_default_routing_key = queue
+
+
+@pytest.fixture
+def user_with_role(db) -> Callable[..., object]:
+    def make(role: str, **kwargs):
+        user = UserFactory(**kwargs)
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(user_with_role) -> Callable[[str], APIClient]:
+    """An API client authenticated the way integrations are: a knox token header."""
+
+    def make(role: str, user=None) -> APIClient:
+        user = user or user_with_role(role)
+        _, token = AuthToken.objects.create(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture
+def planner_api(api_client_for) -> APIClient:
+    return api_client_for(Role.PLANNER)
+
+
+@pytest.fixture
+def viewer_api(api_client_for) -> APIClient:
+    return api_client_for(Role.VIEWER)
+
+
+@pytest.fixture
+def operator_api(api_client_for) -> APIClient:
+    return api_client_for(Role.OPERATOR)
+
+
+@pytest.fixture
+def integration_api(api_client_for) -> APIClient:
+    return api_client_for(Role.INTEGRATION)
+
+
+@pytest.fixture(scope="session")
+def celery_session_worker(django_db_setup, django_db_blocker) -> Iterator[object]:
+    """A real Celery worker (threads, in this process) consuming from real Redis.
+    Tests that use it need ``transactional_db``: the worker has its own DB connection and
+    sees only committed rows."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    with django_db_blocker.unblock():
+        app.connection_for_write().default_channel.queue_purge(app.conf.task_default_queue)
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30) as worker:
+            yield worker
+
+
+@pytest.fixture
+def celery_worker(celery_session_worker, transactional_db) -> object:
+    return celery_session_worker
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.05) -> object:
+    """Poll until predicate() is truthy; fail the test with a clear message on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+
+
+def chromium_path() -> str | None:
+    for path in (os.environ.get("CHROMIUM_PATH"), *CHROMIUM_CANDIDATES):
+        if path and os.path.exists(path):
+            return path
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    path = chromium_path()
+    if path is None:
+        pytest.skip("browser tests skipped: no Chromium found (apt-get install chromium chromium-driver)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(
+            executable_path=path,
+            headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield instance
+        instance.close()

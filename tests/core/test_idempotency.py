@@ -1,0 +1,115 @@
+"""Idempotency-Key semantics on a real write, on the real database."""
+
+import threading
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection, transaction
+from django.test import override_settings
+from django.urls import path
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.idempotency import idempotent
+from config.models import IdempotencyRecord
+from config.roles import Role
+
+_gate = {"entered": threading.Event(), "release": threading.Event(), "block": False}
+
+
+class _CreateGroupView(APIView):
+    write_roles = {Role.PLANNER}
+
+    @idempotent
+    def post(self, request):
+        if _gate["block"]:
+            _gate["entered"].set()
+            _gate["release"].wait(10)
+        group = Group.objects.create(name=request.data["name"])
+        return Response({"id": group.pk, "name": group.name}, status=201)
+
+
+urlpatterns = [path("groups/", _CreateGroupView.as_view())]
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=__name__)
+def test_same_key_and_body_replays_the_first_response(planner_api):
+    first = planner_api.post("/groups/", {"name": "g1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    second = planner_api.post("/groups/", {"name": "g1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert Group.objects.filter(name="g1").count() == 1
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=__name__)
+def test_same_key_other_body_is_422(planner_api):
+    planner_api.post("/groups/", {"name": "g1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    response = planner_api.post("/groups/", {"name": "g2"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert not Group.objects.filter(name="g2").exists()
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=__name__)
+def test_keys_are_scoped_to_the_client(api_client_for):
+    one, two = api_client_for(Role.PLANNER), api_client_for(Role.PLANNER)
+
+    one.post("/groups/", {"name": "a"}, format="json", HTTP_IDEMPOTENCY_KEY="shared")
+    response = two.post("/groups/", {"name": "b"}, format="json", HTTP_IDEMPOTENCY_KEY="shared")
+
+    assert response.status_code == 201
+    assert Group.objects.filter(name__in=["a", "b"]).count() == 2
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_failed_request_can_be_retried_with_the_same_key(planner_api):
+    Group.objects.create(name="taken")
+    with pytest.raises(Exception):  # noqa: B017 - the unique violation surfaces as a 500
+        planner_api.post("/groups/", {"name": "taken"}, format="json", HTTP_IDEMPOTENCY_KEY="k-9")
+    Group.objects.filter(name="taken").delete()
+
+    response = planner_api.post("/groups/", {"name": "taken"}, format="json", HTTP_IDEMPOTENCY_KEY="k-9")
+
+    assert response.status_code == 201
+    assert IdempotencyRecord.objects.get(key="k-9").state == IdempotencyRecord.State.DONE
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(ROOT_URLCONF=__name__)
+def test_retry_while_first_is_in_flight_gets_409(api_client_for):
+    client = api_client_for(Role.PLANNER)
+    results: dict[str, int] = {}
+
+    def first_request():
+        try:
+            results["first"] = client.post("/groups/", {"name": "slow"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2").status_code
+        finally:
+            connection.close()
+
+    _gate.update(block=True)
+    _gate["entered"].clear()
+    _gate["release"].clear()
+    thread = threading.Thread(target=first_request)
+    thread.start()
+    try:
+        assert _gate["entered"].wait(10)
+        _gate["block"] = False
+        retry = client.post("/groups/", {"name": "slow"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    finally:
+        _gate["release"].set()
+        thread.join(10)
+
+    assert retry.status_code == 409
+    assert retry.json()["code"] == "request_in_flight"
+    assert results["first"] == 201
+    assert Group.objects.filter(name="slow").count() == 1
+    with transaction.atomic():
+        assert IdempotencyRecord.objects.get(key="k-2").state == IdempotencyRecord.State.DONE
