@@ -89,6 +89,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Money is Decimal with a currency; postings are valued in the base currency.
+BASE_CURRENCY = os.environ.get("BASE_CURRENCY", "EUR")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
