@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -119,9 +120,15 @@ def chromium_path() -> str | None:
 def browser() -> Iterator[object]:
     path = chromium_path()
     if path is None:
-        pytest.skip("browser tests skipped: no Chromium found (apt-get install chromium chromium-driver)")
+        message = "no Chromium found at /usr/bin/chromium (apt-get install chromium chromium-driver)"
+        if os.environ.get("PRODORDERS_REQUIRE_BROWSER"):
+            pytest.fail(f"browser tests required in CI but {message}")
+        pytest.skip(f"browser tests skipped: {message}")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop running in this thread; Django's ORM calls
+    # made by the test itself are still plain synchronous calls.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as pw:
         instance = pw.chromium.launch(
             executable_path=path,
@@ -130,3 +137,31 @@ def browser() -> Iterator[object]:
         )
         yield instance
         instance.close()
+
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[object]:
+    """A fresh browser context on the live server (desktop viewport)."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def screenshot(pg, name: str) -> Path:
+    """Save a full-page screenshot as a test artifact (git-ignored folder)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def login(pg, username: str, password: str = "secret-pass-123") -> None:
+    pg.goto("/login/")
+    pg.get_by_label("Username").fill(username)
+    pg.get_by_label("Password").fill(password)
+    pg.get_by_role("button", name="Sign in").click()
