@@ -24,4 +24,5 @@ class Command(BaseCommand):
         for role in Role:
             group, _ = Group.objects.get_or_create(name=role.value)
             group.permissions.set(grants[role])
-        self.stdout.write(f"{len(Role)} role groups in place.")
+        if options["verbosity"] > 0:
+            self.stdout.write(f"{len(Role)} role groups in place.")
