@@ -24,6 +24,6 @@ class CapacityStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", "In progress"
 
 
-class LoadBucket(models.TextChoices):
+class BucketSize(models.TextChoices):
     DAY = "day", "Day"
     WEEK = "week", "Week"
