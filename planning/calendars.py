@@ -207,7 +207,9 @@ def work_center_times(work_center_ids: Iterable[int]) -> dict[int, WorkCenterTim
 
     ids = set(work_center_ids)
     centers = list(
-        WorkCenter.objects.filter(pk__in=ids).values_list("pk", "calendar_id", "efficiency_pct", "parallel_units")
+        WorkCenter.objects.filter(pk__in=ids).values_list(
+            "pk", "calendar_id", "efficiency_pct", "parallel_units"
+        )
     )
     missing = ids - {row[0] for row in centers}
     if missing:

@@ -137,7 +137,7 @@ def _forward(operations: Sequence[OperationSpec], start: datetime, wcs: WorkCent
         scheduled.append(_scheduled(op, wc, op_start, op_end, seconds))
         moment = wc.calendar.add(op_end, minutes_to_seconds(op.move_minutes)) if op.move_minutes else op_end
     order_end = from_local(moment) if operations else start
-    return ScheduleResult(operations=scheduled, start=start if operations else start, end=order_end)
+    return ScheduleResult(operations=scheduled, start=start, end=order_end)
 
 
 def schedule_forward(
@@ -171,7 +171,11 @@ def schedule_backward(
         op_end = wc.calendar.subtract(wc.calendar.subtract(moment, minutes_to_seconds(op.move_minutes)), 0)
         op_start = wc.calendar.subtract(op_end, seconds)
         reversed_ops.append(_scheduled(op, wc, op_start, op_end, seconds))
-        moment = wc.calendar.subtract(op_start, minutes_to_seconds(op.queue_minutes)) if op.queue_minutes else op_start
+        moment = (
+            wc.calendar.subtract(op_start, minutes_to_seconds(op.queue_minutes))
+            if op.queue_minutes
+            else op_start
+        )
     start = from_local(moment) if operations else due
     if not_before is not None and start < not_before:
         forward = _forward(operations, not_before, wcs)
@@ -228,7 +232,9 @@ class _Capacity:
                     self.first_free[wc.work_center_id] = day + ONE_DAY
                 day += ONE_DAY
                 continue
-            own_offset = (moment.hour * 3600 + moment.minute * 60 + moment.second) if day == moment.date() else 0
+            own_offset = (
+                (moment.hour * 3600 + moment.minute * 60 + moment.second) if day == moment.date() else 0
+            )
             # Load of earlier operations fills units one by one; the last busy unit is
             # free from this point of the day's working time on.
             busy_on_last_unit = max(0, used - (units - 1) * day_total)
@@ -286,9 +292,7 @@ def schedule_finite(
         used = {key: int(Decimal(hours) * 3600) for key, hours in existing_load.items()}
     capacity = _Capacity(wcs, used)
     far = datetime.max.replace(tzinfo=horizon_start.tzinfo)
-    ranked = sorted(
-        enumerate(orders), key=lambda pair: (pair[1].priority, pair[1].due or far, pair[0])
-    )
+    ranked = sorted(enumerate(orders), key=lambda pair: (pair[1].priority, pair[1].due or far, pair[0]))
     results: dict[Hashable, ScheduleResult] = {}
     for _, order in ranked:
         begin = max(horizon_start, order.earliest_start) if order.earliest_start else horizon_start
@@ -310,7 +314,9 @@ def schedule_finite(
                     day_hours=hours_by_day(per_day, hours),
                 )
             )
-            moment = wc.calendar.add(op_end, minutes_to_seconds(op.move_minutes)) if op.move_minutes else op_end
+            moment = (
+                wc.calendar.add(op_end, minutes_to_seconds(op.move_minutes)) if op.move_minutes else op_end
+            )
         end = from_local(moment) if order.operations else begin
         late = end - order.due if order.due is not None and end > order.due else None
         results[order.key] = ScheduleResult(operations=scheduled, start=begin, end=end, late_by=late)
@@ -324,5 +330,9 @@ def requirements_from_schedule(result: ScheduleResult) -> list[RequirementSpec]:
     for op in result.operations:
         line_id = op.key if isinstance(op.key, int) and not isinstance(op.key, bool) else None
         for day, hours in sorted(op.day_hours.items()):
-            rows.append(RequirementSpec(work_center_id=op.work_center_id, date=day, hours=hours, source_line_id=line_id))
+            rows.append(
+                RequirementSpec(
+                    work_center_id=op.work_center_id, date=day, hours=hours, source_line_id=line_id
+                )
+            )
     return rows

@@ -13,8 +13,8 @@ from config.exceptions import NotFound, ValidationFailed
 from planning.calendars import ONE_DAY, seconds_to_hours, work_center_times
 from planning.enums import BucketSize, RoutingStatus
 from planning.models import (
-    CapacityRequirement,
     Calendar,
+    CapacityRequirement,
     CostCenter,
     Routing,
     RoutingOperation,
@@ -58,7 +58,8 @@ def _check_range(date_from: date, date_to: date) -> None:
         raise ValidationFailed("'to' must not be before 'from'.", fields={"to": "Before from."})
     if (date_to - date_from).days >= MAX_LOAD_DAYS:
         raise ValidationFailed(
-            f"The range may span at most {MAX_LOAD_DAYS} days.", fields={"to": f"At most {MAX_LOAD_DAYS} days."}
+            f"The range may span at most {MAX_LOAD_DAYS} days.",
+            fields={"to": f"At most {MAX_LOAD_DAYS} days."},
         )
 
 

@@ -3,6 +3,7 @@ routings) and capacity requirements. Keyword-only, typed, one transaction each."
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, time
@@ -17,10 +18,10 @@ from config.locks import advisory_xact_lock
 from inventory.models import Item
 from planning.enums import ROUTING_TRANSITIONS, CapacityStatus, RoutingStatus
 from planning.models import (
-    CapacityRequirement,
     Calendar,
     CalendarException,
     CalendarShift,
+    CapacityRequirement,
     CostCenter,
     Routing,
     RoutingOperation,
@@ -90,7 +91,9 @@ def cost_center_create(*, code: str, name: str, user: Any = None) -> CostCenter:
 
 
 @transaction.atomic
-def cost_center_update(*, cost_center_id: int, user: Any = None, code: str | None = None, name: str | None = None) -> CostCenter:
+def cost_center_update(
+    *, cost_center_id: int, user: Any = None, code: str | None = None, name: str | None = None
+) -> CostCenter:
     cost_center = _get(CostCenter, cost_center_id, lock=True)
     if code is not None and code != cost_center.code:
         _unique_code(CostCenter, code, exclude_pk=cost_center.pk)
@@ -139,7 +142,7 @@ def _validate_shifts(shifts: Sequence[ShiftData]) -> None:
                 fields={f"shifts[{index}].end_time": "Must be after start_time."},
             )
     ordered = sorted(enumerate(shifts), key=lambda pair: (pair[1].weekday, pair[1].start_time))
-    for (_, prev), (index, shift) in zip(ordered, ordered[1:], strict=False):
+    for (_, prev), (index, shift) in itertools.pairwise(ordered):
         if shift.weekday == prev.weekday and shift.start_time < prev.end_time:
             raise ValidationFailed(
                 f"Shifts overlap on weekday {shift.weekday}: {prev.start_time}-{prev.end_time} "
@@ -174,7 +177,7 @@ def _validate_exceptions(exceptions: Sequence[ExceptionData]) -> None:
                 fields={f"exceptions[{index}].start_time": "Must be empty when working is false."},
             )
     ordered = sorted(enumerate(exceptions), key=lambda pair: pair[1].date_from)
-    for (_, prev), (index, exc) in zip(ordered, ordered[1:], strict=False):
+    for (_, prev), (index, exc) in itertools.pairwise(ordered):
         if exc.date_from <= prev.date_to:
             raise ValidationFailed(
                 f"Exceptions overlap: {prev.date_from}..{prev.date_to} and {exc.date_from}..{exc.date_to}.",
@@ -277,16 +280,21 @@ WORK_CENTER_FIELDS = frozenset(
 
 def _validate_work_center(wc: WorkCenter) -> None:
     if wc.efficiency_pct is None or Decimal(wc.efficiency_pct) <= 0:
-        raise ValidationFailed("Efficiency must be greater than 0 %.", fields={"efficiency_pct": "Must be > 0."})
+        raise ValidationFailed(
+            "Efficiency must be greater than 0 %.", fields={"efficiency_pct": "Must be > 0."}
+        )
     if wc.parallel_units is None or int(wc.parallel_units) < 1:
         raise ValidationFailed(
-            "Parallel capacity must be at least 1 machine or person.", fields={"parallel_units": "Must be >= 1."}
+            "Parallel capacity must be at least 1 machine or person.",
+            fields={"parallel_units": "Must be >= 1."},
         )
     for name in ("labor_rate", "machine_rate", "overhead_rate"):
         if Decimal(getattr(wc, name)) < 0:
             raise ValidationFailed(f"{name} must not be negative.", fields={name: "Must not be negative."})
     if not Calendar.objects.filter(pk=wc.calendar_id).exists():
-        raise ValidationFailed(f"Calendar {wc.calendar_id} does not exist.", fields={"calendar": "Does not exist."})
+        raise ValidationFailed(
+            f"Calendar {wc.calendar_id} does not exist.", fields={"calendar": "Does not exist."}
+        )
     if wc.cost_center_id is not None and not CostCenter.objects.filter(pk=wc.cost_center_id).exists():
         raise ValidationFailed(
             f"Cost center {wc.cost_center_id} does not exist.", fields={"cost_center": "Does not exist."}
@@ -424,7 +432,9 @@ def _replace_operations(routing: Routing, operations: Sequence[RoutingOperationD
 
 def _validate_validity(valid_from: date, valid_to: date | None) -> None:
     if valid_to is not None and valid_to < valid_from:
-        raise ValidationFailed("valid_to must not be before valid_from.", fields={"valid_to": "Before valid_from."})
+        raise ValidationFailed(
+            "valid_to must not be before valid_from.", fields={"valid_to": "Before valid_from."}
+        )
 
 
 @transaction.atomic
@@ -446,9 +456,13 @@ def routing_create(
     _validate_validity(valid_from, valid_to)
     _validate_operations(operations)
     if version is None:
-        last = Routing.objects.filter(item=item).order_by("-version").values_list("version", flat=True).first()
+        last = (
+            Routing.objects.filter(item=item).order_by("-version").values_list("version", flat=True).first()
+        )
         version = (last or 0) + 1
-    routing = Routing(item=item, version=version, valid_from=valid_from, valid_to=valid_to, description=description)
+    routing = Routing(
+        item=item, version=version, valid_from=valid_from, valid_to=valid_to, description=description
+    )
     _save_unique(routing, "version")
     _replace_operations(routing, operations)
     return routing
@@ -470,7 +484,8 @@ def routing_update(
     routing = _get(Routing, routing_id, lock=True)
     if routing.status != RoutingStatus.DRAFT:
         raise StateConflict(
-            f"Routing {routing.pk} is {routing.status}; only draft routings can be edited. Create a new version.",
+            f"Routing {routing.pk} is {routing.status}; only draft routings can be edited. "
+            "Create a new version.",
             code="routing_not_draft",
         )
     if valid_from is not None:
@@ -507,9 +522,13 @@ def routing_activate(*, routing_id: int, user: Any = None) -> Routing:
         for op in routing.operations.all()
     ]
     if not ops:
-        raise ValidationFailed("A routing needs at least one operation to be activated.", fields={"operations": "Empty."})
+        raise ValidationFailed(
+            "A routing needs at least one operation to be activated.", fields={"operations": "Empty."}
+        )
     _validate_operations(ops)
-    overlap = Routing.objects.filter(item_id=routing.item_id, status=RoutingStatus.ACTIVE).exclude(pk=routing.pk)
+    overlap = Routing.objects.filter(item_id=routing.item_id, status=RoutingStatus.ACTIVE).exclude(
+        pk=routing.pk
+    )
     overlap = overlap.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=routing.valid_from))
     if routing.valid_to is not None:
         overlap = overlap.filter(valid_from__lte=routing.valid_to)
@@ -539,7 +558,9 @@ def routing_obsolete(*, routing_id: int, user: Any = None) -> Routing:
 def routing_delete(*, routing_id: int, user: Any = None) -> None:
     routing = _get(Routing, routing_id, lock=True)
     if routing.status != RoutingStatus.DRAFT:
-        raise StateConflict("Only draft routings can be deleted; make it obsolete instead.", code="routing_not_draft")
+        raise StateConflict(
+            "Only draft routings can be deleted; make it obsolete instead.", code="routing_not_draft"
+        )
     _delete(routing)
 
 
@@ -573,7 +594,8 @@ def capacity_requirements_replace(
     known = set(WorkCenter.objects.filter(pk__in=wc_ids).values_list("pk", flat=True))
     if wc_ids - known:
         raise ValidationFailed(
-            f"Unknown work center(s): {sorted(wc_ids - known)}.", fields={"requirements": "Unknown work center."}
+            f"Unknown work center(s): {sorted(wc_ids - known)}.",
+            fields={"requirements": "Unknown work center."},
         )
     # Two reschedules of one source must not interleave delete and insert.
     advisory_xact_lock(f"capacity:{source_type}:{source_id}")
@@ -588,7 +610,9 @@ def capacity_requirements_replace(
             source_line_id=line_id,
             status=status,
         )
-        for (wc_id, day, line_id), hours in sorted(merged.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0))
+        for (wc_id, day, line_id), hours in sorted(
+            merged.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)
+        )
         if hours > 0
     )
 
