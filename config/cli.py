@@ -49,14 +49,35 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)  # carries DATABASE_URL / REDIS_URL of embedded services
     python = sys.executable
     web = [
-        python, "-m", "gunicorn", "config.wsgi:application",
-        "--bind", f"{args.host}:{args.port}", "--workers", str(args.web_workers),
-        "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5",
+        python,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"{args.host}:{args.port}",
+        "--workers",
+        str(args.web_workers),
+        "--threads",
+        "4",
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "5",
     ]
     worker = [
-        python, "-m", "celery", "-A", "config", "worker", "--beat",
-        "--loglevel", "INFO", "--concurrency", str(args.task_workers),
-        "--schedule", str(data_dir() / "celerybeat-schedule"),
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--beat",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        str(args.task_workers),
+        "--schedule",
+        str(data_dir() / "celerybeat-schedule"),
     ]
     children = [subprocess.Popen(cmd, cwd=BASE_DIR, env=env) for cmd in (web, worker)]  # noqa: S603
 
@@ -72,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     stopping = False
 
-    def _stop(signum, frame):  # noqa: ARG001
+    def _stop(signum, frame):
         nonlocal stopping
         stopping = True
 

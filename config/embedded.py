@@ -81,7 +81,8 @@ def _start_embedded_postgres() -> str:
         )
     try:
         server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
-        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")
+        # DB_NAME is a constant of this module, not input.
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")  # noqa: S608
         if "(1 row)" not in exists:
             server.psql(f"CREATE DATABASE {DB_NAME};")
     except Exception as exc:

@@ -13,7 +13,8 @@ def check_database() -> str | None:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:
-        return f"DATABASE_URL: database unreachable ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})"
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"DATABASE_URL: database unreachable ({detail})"
     return None
 
 

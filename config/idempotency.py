@@ -58,7 +58,9 @@ def idempotent(view_method: Callable) -> Callable:
         )
         with transaction.atomic():
             try:
-                record = IdempotencyRecord.objects.select_for_update(nowait=True).get(user=request.user, key=key)
+                record = IdempotencyRecord.objects.select_for_update(nowait=True).get(
+                    user=request.user, key=key
+                )
             except OperationalError as exc:
                 raise RequestInFlight(
                     "A request with this Idempotency-Key is still being processed; retry later."
@@ -69,7 +71,11 @@ def idempotent(view_method: Callable) -> Callable:
                     fields={HEADER: "used with a different request"},
                 )
             if record.state == IdempotencyRecord.State.DONE:
-                return Response(record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"})
+                return Response(
+                    record.response_body,
+                    status=record.response_status,
+                    headers={"Idempotent-Replayed": "true"},
+                )
             response = view_method(self, request, *args, **kwargs)
             if 200 <= response.status_code < 300:
                 record.state = IdempotencyRecord.State.DONE

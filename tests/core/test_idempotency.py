@@ -90,7 +90,9 @@ def test_retry_while_first_is_in_flight_gets_409(api_client_for):
 
     def first_request():
         try:
-            results["first"] = client.post("/groups/", {"name": "slow"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2").status_code
+            results["first"] = client.post(
+                "/groups/", {"name": "slow"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"
+            ).status_code
         finally:
             connection.close()
 
