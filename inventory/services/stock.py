@@ -28,6 +28,11 @@ from inventory.models import Item, Location, Lot, Reservation, StockBalance, Sto
 QTY_QUANT = Decimal("0.0001")
 
 
+def _fmt(value: Decimal) -> str:
+    """3, not 3.0000, in messages."""
+    return f"{Decimal(value).normalize():f}"
+
+
 @dataclass(frozen=True)
 class DocumentRef:
     document_type: str
@@ -275,13 +280,13 @@ def _post(
             lot = lots.get(key[2]) if key[2] else None
             at = f"{location.code}" + (f" lot {lot.lot_number}" if lot else "")
             raise InsufficientStock(
-                f"Insufficient stock of {item.sku} at {at}: needed {-delta:f}, available {balance.on_hand:f}.",
+                f"Insufficient stock of {item.sku} at {at}: needed {_fmt(-delta)}, available {_fmt(balance.on_hand)}.",
                 fields={
                     "item": item.sku,
                     "location": location.code,
                     "lot": lot.lot_number if lot else "",
-                    "needed": f"{-delta:f}",
-                    "available": f"{balance.on_hand:f}",
+                    "needed": _fmt(-delta),
+                    "available": _fmt(balance.on_hand),
                 },
             )
         balance.on_hand = new_on_hand
@@ -488,12 +493,12 @@ def reservation_create(
     if available < quantity and not allow_shortage:
         raise InsufficientStock(
             f"Insufficient stock of {item.sku} at {location.code} to reserve: "
-            f"needed {quantity:f}, available {available:f}.",
+            f"needed {_fmt(quantity)}, available {_fmt(available)}.",
             fields={
                 "item": item.sku,
                 "location": location.code,
-                "needed": f"{quantity:f}",
-                "available": f"{available:f}",
+                "needed": _fmt(quantity),
+                "available": _fmt(available),
             },
         )
     reservation = Reservation.objects.create(
