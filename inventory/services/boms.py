@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 
 from config.exceptions import NotFound, ValidationFailed
 from config.fields import ZERO
@@ -22,6 +22,8 @@ from inventory.models import Bom, BomLine, Item
 MAX_DEPTH = 64
 HUNDRED = Decimal(100)
 QTY_QUANT = Decimal("0.0001")
+# Lines with component and unit in one query: two queries per BOM level in an explosion.
+_LINES = Prefetch("lines", queryset=BomLine.objects.select_related("component__uom"))
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,7 @@ def _valid_boms_for(item_ids: Iterable[int], on_date: dt.date) -> dict[int, Bom]
         .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=on_date))
         .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on_date))
         .order_by("item_id", "-version")
-        .prefetch_related("lines__component__uom")
+        .prefetch_related(_LINES)
     )
     result: dict[int, Bom] = {}
     for bom in qs:
@@ -326,7 +328,7 @@ def bom_explode(*, bom_id: int, quantity: Decimal, on_date: dt.date | None = Non
         raise ValidationFailed(
             "Quantity must be positive.", code="invalid_quantity", fields={"quantity": "must be positive"}
         )
-    root = Bom.objects.prefetch_related("lines__component__uom").filter(pk=bom_id).first()
+    root = Bom.objects.prefetch_related(_LINES).filter(pk=bom_id).first()
     if root is None:
         raise NotFound(f"BOM {bom_id} does not exist.")
     if (
