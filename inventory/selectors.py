@@ -27,7 +27,7 @@ from inventory.models import (
 def stock_available(
     *, item_ids: Iterable[int], location_ids: Iterable[int] | None = None
 ) -> dict[int, Decimal]:
-    """Available (on hand − reserved) per item, summed over locations and lots; one query.
+    """Available (on hand - reserved) per item, summed over locations and lots; one query.
     Items without any balance row map to 0."""
     item_ids = list(item_ids)
     qs = StockBalance.objects.filter(item_id__in=item_ids)

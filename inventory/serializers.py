@@ -158,7 +158,7 @@ class ReservationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Reservation
         fields = [
-            "id", "item", "sku", "location", "location_code", "lot", "quantity", "consumed_quantity", "status",
+            "id", "item", "sku", "location", "location_code", "lot", "quantity", "consumed_quantity", "status",  # noqa: E501
             "document_type", "document_id", "document_line_id", "document_number", "created_at",
         ]  # fmt: skip
 
@@ -170,7 +170,7 @@ class BomLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = BomLine
         fields = [
-            "id", "position", "component", "component_sku", "quantity", "scrap_percent", "phantom", "flushing",
+            "id", "position", "component", "component_sku", "quantity", "scrap_percent", "phantom", "flushing",  # noqa: E501
             "operation_sequence",
         ]  # fmt: skip
         extra_kwargs = {"position": {"required": False}}

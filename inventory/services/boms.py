@@ -83,7 +83,7 @@ def bom_cycle_check(
     while node is not None and node != parent_item_id:
         chain.append(node)
         node = came_from.get(node)
-    path += list(reversed(chain)) + [parent_item_id]
+    path += [*reversed(chain), parent_item_id]
     skus = dict(Item.objects.filter(pk__in=path).values_list("pk", "sku"))
     shown = " → ".join(skus[p] for p in path)
     raise ValidationFailed(
@@ -317,7 +317,7 @@ def _valid_boms_for(item_ids: Iterable[int], on_date: dt.date) -> dict[int, Bom]
 def bom_explode(*, bom_id: int, quantity: Decimal, on_date: dt.date | None = None) -> list[ExplosionLine]:
     """Multi-level gross requirements for ``quantity`` of the BOM's item.
 
-    Per line: parent quantity / base quantity × quantity per × (1 + scrap %). Phantoms are
+    Per line: parent quantity / base quantity x quantity per x (1 + scrap %). Phantoms are
     exploded through: their components appear at the phantom's level, the phantom not at
     all. Sub-assemblies appear at their level and their components one level deeper.
     By-products (negative quantity) are listed, never exploded. Quantities are summed per

@@ -120,7 +120,7 @@ def _validate_lines(
             )
         if qty != qty.quantize(Decimal(1).scaleb(-min(item.uom.decimals, 4))):
             raise ValidationFailed(
-                f"{item.sku} is counted in {item.uom.code}, which allows {item.uom.decimals} decimals; got {qty}.",
+                f"{item.sku} is counted in {item.uom.code}, which allows {item.uom.decimals} decimals; got {qty}.",  # noqa: E501
                 code="too_many_decimals",
                 fields={f"{prefix}.quantity": f"at most {item.uom.decimals} decimals"},
             )
@@ -280,7 +280,8 @@ def _post(
             lot = lots.get(key[2]) if key[2] else None
             at = f"{location.code}" + (f" lot {lot.lot_number}" if lot else "")
             raise InsufficientStock(
-                f"Insufficient stock of {item.sku} at {at}: needed {_fmt(-delta)}, available {_fmt(balance.on_hand)}.",
+                f"Insufficient stock of {item.sku} at {at}: "
+                f"needed {_fmt(-delta)}, available {_fmt(balance.on_hand)}.",
                 fields={
                     "item": item.sku,
                     "location": location.code,

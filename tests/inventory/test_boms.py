@@ -26,7 +26,9 @@ def make(parent, *lines, base=1, status="active"):
 
 @pytest.fixture
 def five_levels():
-    top, a, b, c, d, e, f, p, by = (ItemFactory(sku=s) for s in ["TOP", "A", "B", "C", "D", "E", "F", "P", "BY"])
+    top, a, b, c, d, e, f, p, by = (
+        ItemFactory(sku=s) for s in ["TOP", "A", "B", "C", "D", "E", "F", "P", "BY"]
+    )
     make(d, (e, 5, 20, False))  # D is used as a phantom
     make(c, (d, 2, 0, True))
     make(b, (c, 3, 0, False))
@@ -40,12 +42,12 @@ def test_bom_explode_five_levels_with_phantoms_scrap_and_by_product(five_levels)
     # when
     lines = bom_explode(bom_id=five_levels.pk, quantity=Decimal(10))
     # then: hand calculation, per (level, sku)
-    #   A  = 10 / 2 × 4 × 1.10          = 22
-    #   F  = 10 / 2 × 1 (phantom P) × 2 = 10      (P's components at P's level)
-    #   BY = 10 / 2 × -1                = -5      (by-product, not exploded)
-    #   B  = 22 × 2 × 1.05              = 46.2
-    #   C  = 46.2 × 3                   = 138.6
-    #   E  = 138.6 × 2 (phantom D) × 5 × 1.20 = 1663.2
+    #   A  = 10 / 2 x 4 x 1.10          = 22
+    #   F  = 10 / 2 x 1 (phantom P) x 2 = 10      (P's components at P's level)
+    #   BY = 10 / 2 x -1                = -5      (by-product, not exploded)
+    #   B  = 22 x 2 x 1.05              = 46.2
+    #   C  = 46.2 x 3                   = 138.6
+    #   E  = 138.6 x 2 (phantom D) x 5 x 1.20 = 1663.2
     got = {(ln.level, ln.sku): ln.quantity for ln in lines}
     assert got == {
         (1, "A"): Decimal("22"),

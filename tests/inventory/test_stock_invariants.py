@@ -51,7 +51,11 @@ def test_stock_ledger_invariants_hold_for_any_sequence(steps):
                 if kind in ("receipt", "issue"):
                     stock_post(
                         movement_type=kind,
-                        lines=[PostingLine(item_id=item.pk, location_id=loc.pk, quantity=q if kind == "receipt" else -q)],
+                        lines=[
+                            PostingLine(
+                                item_id=item.pk, location_id=loc.pk, quantity=q if kind == "receipt" else -q
+                            )
+                        ],
                         reference=ref,
                         user=None,
                     )
@@ -66,13 +70,22 @@ def test_stock_ledger_invariants_hold_for_any_sequence(steps):
                     )
                 elif kind == "reserve":
                     reservations.append(
-                        reservation_create(item_id=item.pk, location_id=loc.pk, quantity=q, reference=ref, user=None)
+                        reservation_create(
+                            item_id=item.pk, location_id=loc.pk, quantity=q, reference=ref, user=None
+                        )
                     )
                 elif kind == "issue_reserved" and reservations:
                     res = reservations[n % len(reservations)]
                     stock_post(
                         movement_type="issue",
-                        lines=[PostingLine(item_id=res.item_id, location_id=res.location_id, quantity=-q, reservation_id=res.pk)],
+                        lines=[
+                            PostingLine(
+                                item_id=res.item_id,
+                                location_id=res.location_id,
+                                quantity=-q,
+                                reservation_id=res.pk,
+                            )
+                        ],
                         reference=ref,
                         user=None,
                     )

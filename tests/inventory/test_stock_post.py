@@ -133,10 +133,24 @@ def test_stock_post_same_posting_key_posts_once():
 def test_stock_transfer_moves_between_locations():
     item, a, b = ItemFactory(), LocationFactory(), LocationFactory()
     receive(item, a, 5)
-    stock_transfer(item_id=item.pk, from_location_id=a.pk, to_location_id=b.pk, quantity=Decimal(2), reference=REF, user=None)
+    stock_transfer(
+        item_id=item.pk,
+        from_location_id=a.pk,
+        to_location_id=b.pk,
+        quantity=Decimal(2),
+        reference=REF,
+        user=None,
+    )
     assert balance(item, a).on_hand == 3 and balance(item, b).on_hand == 2
     with pytest.raises(ValidationFailed):
-        stock_transfer(item_id=item.pk, from_location_id=a.pk, to_location_id=a.pk, quantity=Decimal(1), reference=REF, user=None)
+        stock_transfer(
+            item_id=item.pk,
+            from_location_id=a.pk,
+            to_location_id=a.pk,
+            quantity=Decimal(1),
+            reference=REF,
+            user=None,
+        )
 
 
 def test_stock_posting_reverse_writes_opposite_rows_once():
@@ -166,7 +180,9 @@ def test_stock_posting_reverse_of_consumed_receipt_is_insufficient():
 def test_reservation_create_and_issue_consumes_it():
     item, loc = ItemFactory(), LocationFactory()
     receive(item, loc, 10)
-    res = reservation_create(item_id=item.pk, location_id=loc.pk, quantity=Decimal(6), reference=REF, user=None)
+    res = reservation_create(
+        item_id=item.pk, location_id=loc.pk, quantity=Decimal(6), reference=REF, user=None
+    )
     assert balance(item, loc).reserved == 6
     assert stock_available(item_ids=[item.pk]) == {item.pk: Decimal(4)}
     with pytest.raises(InsufficientStock):
@@ -182,8 +198,22 @@ def test_reservation_create_and_issue_consumes_it():
 
 def test_reservation_create_allow_shortage_and_release():
     item, loc = ItemFactory(), LocationFactory()
-    reservation_create(item_id=item.pk, location_id=loc.pk, quantity=Decimal(3), reference=REF, user=None, allow_shortage=True)
-    reservation_create(item_id=item.pk, location_id=loc.pk, quantity=Decimal(2), reference=REF, user=None, allow_shortage=True)
+    reservation_create(
+        item_id=item.pk,
+        location_id=loc.pk,
+        quantity=Decimal(3),
+        reference=REF,
+        user=None,
+        allow_shortage=True,
+    )
+    reservation_create(
+        item_id=item.pk,
+        location_id=loc.pk,
+        quantity=Decimal(2),
+        reference=REF,
+        user=None,
+        allow_shortage=True,
+    )
     assert stock_available(item_ids=[item.pk]) == {item.pk: Decimal(-5)}
     assert reservations_release(document_type="production_order", document_id=7, user=None) == 2
     assert balance(item, loc).reserved == 0 and not Reservation.objects.filter(status="open").exists()

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         for d in differences:
             self.stdout.write(
                 f"{skus.get(d.item_id, d.item_id)!s:<16} {codes.get(d.location_id, d.location_id)!s:<12} "
-                f"{lots.get(d.lot_id, '') if d.lot_id else '':<12} {d.field:<9} {d.expected:>16} {d.actual:>16}"
+                f"{lots.get(d.lot_id, '') if d.lot_id else '':<12} {d.field:<9} {d.expected:>16} {d.actual:>16}"  # noqa: E501
             )
         self.stderr.write(f"{len(differences)} difference(s) between ledger and balances.")
         sys.exit(1)
