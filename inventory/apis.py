@@ -1,0 +1,292 @@
+"""REST views of the inventory app. Writes go through services; reads through selectors.
+
+Stock postings: ``POST /stock-movements/`` posts a receipt, issue, transfer or adjustment
+(honours ``Idempotency-Key``) and answers with the posting and its movements;
+``POST /stock-postings/{id}/reverse/`` reverses a posting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+import django_filters
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.exceptions import ValidationFailed
+from config.idempotency import idempotent
+from inventory import selectors, services
+from inventory.enums import MovementType
+from inventory.models import Bom, StockBalance, StockMovement, Warehouse
+from inventory.serializers import (
+    BomSerializer,
+    ExplosionLineSerializer,
+    ItemSerializer,
+    LocationSerializer,
+    LotSerializer,
+    ReservationSerializer,
+    ReverseSerializer,
+    StockBalanceSerializer,
+    StockMovementCreateSerializer,
+    StockMovementSerializer,
+    StockPostingSerializer,
+    UnitSerializer,
+    WhereUsedLineSerializer,
+)
+from inventory.services import DocumentRef, PostingLine
+
+
+class _ServiceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Create/update call ``create_service`` / ``update_service`` with validated data."""
+
+    def perform_create(self, serializer) -> None:
+        serializer.instance = self.create_service(user=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = self.update_service(
+            serializer.instance.pk, user=self.request.user, **serializer.validated_data
+        )
+
+
+class UnitViewSet(_ServiceViewSet):
+    serializer_class = UnitSerializer
+    queryset = selectors.unit_list()
+    filterset_fields = ["code"]
+
+    def create_service(self, **data):
+        return services.unit_create(**data)
+
+    def update_service(self, pk, **data):
+        return services.unit_update(unit_id=pk, **data)
+
+
+class ItemViewSet(_ServiceViewSet):
+    serializer_class = ItemSerializer
+    queryset = selectors.item_list()
+    filterset_fields = ["sku", "item_type", "procurement", "strategy", "lot_tracked", "is_active"]
+    search_fields = ["sku", "name"]
+    ordering_fields = ["sku", "low_level_code"]
+
+    def create_service(self, **data):
+        return services.item_create(**data)
+
+    def update_service(self, pk, **data):
+        return services.item_update(item_id=pk, **data)
+
+
+class LocationViewSet(_ServiceViewSet):
+    serializer_class = LocationSerializer
+    queryset = selectors.location_list()
+    filterset_fields = ["code", "allow_negative", "is_active"]
+
+    def _warehouse(self, data):
+        code = data.pop("warehouse_code", None)
+        if code is not None:
+            warehouse = Warehouse.objects.filter(code=code).first()
+            if warehouse is None:
+                raise ValidationFailed(
+                    f"Unknown warehouse {code}.",
+                    code="unknown_warehouse",
+                    fields={"warehouse_code": "unknown"},
+                )
+            data["warehouse"] = warehouse
+        return data
+
+    def create_service(self, **data):
+        data = self._warehouse(data)
+        if "warehouse" not in data:
+            raise ValidationFailed(
+                "A warehouse is required.", code="required", fields={"warehouse_code": "required"}
+            )
+        return services.location_create(**data)
+
+    def update_service(self, pk, **data):
+        return services.location_update(location_id=pk, **self._warehouse(data))
+
+
+class LotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = LotSerializer
+    queryset = selectors.lot_list()
+    filterset_fields = ["item", "lot_number"]
+
+    def perform_create(self, serializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.lot_create(
+            item_id=data["item"].pk,
+            lot_number=data["lot_number"],
+            expiry_date=data.get("expiry_date"),
+            user=self.request.user,
+        )
+
+
+class StockBalanceFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="item__sku")
+
+    class Meta:
+        model = StockBalance
+        fields = ["item", "location", "lot", "sku"]
+
+
+class StockBalanceViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = StockBalanceSerializer
+    queryset = selectors.stock_balance_list()
+    filterset_class = StockBalanceFilter
+
+
+class StockMovementFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="item__sku")
+    posted_after = django_filters.IsoDateTimeFilter(field_name="posted_at", lookup_expr="gte")
+    posted_before = django_filters.IsoDateTimeFilter(field_name="posted_at", lookup_expr="lt")
+    document_type = django_filters.CharFilter(field_name="posting__document_type")
+    document_id = django_filters.NumberFilter(field_name="posting__document_id")
+
+    class Meta:
+        model = StockMovement
+        fields = ["item", "location", "lot", "movement_type", "posting", "sku"]
+
+
+class StockMovementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = selectors.stock_movement_list()
+    filterset_class = StockMovementFilter
+
+    def get_serializer_class(self):
+        return StockMovementCreateSerializer if self.action == "create" else StockMovementSerializer
+
+    @idempotent
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = StockMovementCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        quantity = services.quantity_to_base(
+            item_id=data["item"], quantity=data["quantity"], uom_code=data.get("uom")
+        )
+        reference = DocumentRef(
+            document_type=data["document_type"],
+            document_id=data["document_id"],
+            document_number=data["document_number"],
+        )
+        if data["movement_type"] == MovementType.TRANSFER:
+            posting = services.stock_transfer(
+                item_id=data["item"],
+                from_location_id=data["location"],
+                to_location_id=data["to_location"],
+                quantity=quantity,
+                lot_id=data.get("lot"),
+                reference=reference,
+                user=request.user,
+            )
+        else:
+            signed = -quantity if data["movement_type"] == MovementType.ISSUE else quantity
+            posting = services.stock_post(
+                movement_type=data["movement_type"],
+                lines=[
+                    PostingLine(
+                        item_id=data["item"],
+                        location_id=data["location"],
+                        quantity=signed,
+                        lot_id=data.get("lot"),
+                        unit_cost=data.get("unit_cost"),
+                    )
+                ],
+                reference=reference,
+                user=request.user,
+                note=data["note"],
+            )
+        posting = selectors.stock_posting_list().get(pk=posting.pk)
+        return Response(StockPostingSerializer(posting).data, status=status.HTTP_201_CREATED)
+
+
+class StockPostingViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = StockPostingSerializer
+    queryset = selectors.stock_posting_list()
+    filterset_fields = ["movement_type", "document_type", "document_id", "posting_key"]
+
+    @action(detail=True, methods=["post"], serializer_class=ReverseSerializer)
+    @idempotent
+    def reverse(self, request: Request, pk: str) -> Response:
+        serializer = ReverseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        posting = services.stock_posting_reverse(
+            posting_id=int(pk), user=request.user, reason=serializer.validated_data["reason"]
+        )
+        posting = selectors.stock_posting_list().get(pk=posting.pk)
+        return Response(StockPostingSerializer(posting).data, status=status.HTTP_201_CREATED)
+
+
+class ReservationViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ReservationSerializer
+    queryset = selectors.reservation_list()
+    filterset_fields = ["item", "location", "status", "document_type", "document_id"]
+
+
+def _lines(data: list[dict]) -> list[dict]:
+    return [
+        {**{k: v for k, v in line.items() if k != "component"}, "component_id": line["component"].pk}
+        for line in data
+    ]
+
+
+class BomViewSet(viewsets.ModelViewSet):
+    serializer_class = BomSerializer
+    queryset = selectors.bom_list()
+    filterset_fields = ["item", "status", "version"]
+
+    def perform_create(self, serializer) -> None:
+        data = dict(serializer.validated_data)
+        serializer.instance = services.bom_create(
+            item_id=data.pop("item").pk, lines=_lines(data.pop("lines")), user=self.request.user, **data
+        )
+
+    def perform_update(self, serializer) -> None:
+        data = dict(serializer.validated_data)
+        data.pop("item", None)
+        lines = _lines(data.pop("lines")) if "lines" in data else None
+        serializer.instance = services.bom_update(
+            bom_id=serializer.instance.pk, lines=lines, user=self.request.user, **data
+        )
+
+    def perform_destroy(self, instance: Bom) -> None:
+        services.bom_delete(bom_id=instance.pk, user=self.request.user)
+
+    @action(detail=True, methods=["get"])
+    def explode(self, request: Request, pk: str) -> Response:
+        try:
+            quantity = Decimal(request.query_params.get("quantity", "1"))
+        except InvalidOperation as exc:
+            raise ValidationFailed(
+                "quantity is not a number.", code="invalid", fields={"quantity": "not a number"}
+            ) from exc
+        raw_date = request.query_params.get("date")
+        try:
+            on_date = dt.date.fromisoformat(raw_date) if raw_date else None
+        except ValueError as exc:
+            raise ValidationFailed(
+                "date is not YYYY-MM-DD.", code="invalid", fields={"date": "YYYY-MM-DD"}
+            ) from exc
+        lines = services.bom_explode(bom_id=int(pk), quantity=quantity, on_date=on_date)
+        return Response(
+            {
+                "bom": int(pk),
+                "quantity": str(quantity),
+                "lines": ExplosionLineSerializer(lines, many=True).data,
+            }
+        )
+
+    @action(detail=False, methods=["get"], url_path="where-used")
+    def where_used(self, request: Request) -> Response:
+        item = request.query_params.get("item")
+        if not item or not item.isdigit():
+            raise ValidationFailed("item (an id) is required.", code="required", fields={"item": "required"})
+        lines = services.bom_where_used(
+            item_id=int(item), include_draft=request.query_params.get("include_draft") == "1"
+        )
+        return Response({"item": int(item), "lines": WhereUsedLineSerializer(lines, many=True).data})

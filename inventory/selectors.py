@@ -1,0 +1,118 @@
+"""Reads of the inventory app: annotated, prefetched querysets and ledger checks."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, QuerySet, Sum
+
+from config.fields import ZERO
+from inventory.enums import ReservationStatus
+from inventory.models import (
+    Bom,
+    Item,
+    Location,
+    Lot,
+    Reservation,
+    StockBalance,
+    StockMovement,
+    StockPosting,
+    UnitOfMeasure,
+)
+
+
+def stock_available(
+    *, item_ids: Iterable[int], location_ids: Iterable[int] | None = None
+) -> dict[int, Decimal]:
+    """Available (on hand - reserved) per item, summed over locations and lots; one query.
+    Items without any balance row map to 0."""
+    item_ids = list(item_ids)
+    qs = StockBalance.objects.filter(item_id__in=item_ids)
+    if location_ids is not None:
+        qs = qs.filter(location_id__in=list(location_ids))
+    result = dict.fromkeys(item_ids, ZERO)
+    for item_id, available in (
+        qs.values("item_id").annotate(a=Sum(F("on_hand") - F("reserved"))).values_list("item_id", "a")
+    ):
+        result[item_id] = available or ZERO
+    return result
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    item_id: int
+    location_id: int
+    lot_id: int | None
+    field: str  # "on_hand" or "reserved"
+    expected: Decimal  # recomputed from the ledger / open reservations
+    actual: Decimal  # stored in the balance row
+
+
+def stock_ledger_check() -> list[Discrepancy]:
+    """Recompute every balance (on hand from the movements, reserved from open reservation
+    remainders) and return each difference from the stored rows. Three aggregate queries."""
+    expected_on_hand: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+    for row in StockMovement.objects.values("item_id", "location_id", "lot_id").annotate(q=Sum("quantity")):
+        expected_on_hand[(row["item_id"], row["location_id"], row["lot_id"])] = row["q"]
+    expected_reserved: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+    for row in (
+        Reservation.objects.filter(status=ReservationStatus.OPEN)
+        .values("item_id", "location_id", "lot_id")
+        .annotate(q=Sum(F("quantity") - F("consumed_quantity")))
+    ):
+        expected_reserved[(row["item_id"], row["location_id"], row["lot_id"])] = row["q"]
+    actual = {
+        (b["item_id"], b["location_id"], b["lot_id"]): (b["on_hand"], b["reserved"])
+        for b in StockBalance.objects.values("item_id", "location_id", "lot_id", "on_hand", "reserved")
+    }
+    out: list[Discrepancy] = []
+    for key in sorted(
+        set(expected_on_hand) | set(expected_reserved) | set(actual), key=lambda k: (k[0], k[1], k[2] or 0)
+    ):
+        on_hand, reserved = actual.get(key, (ZERO, ZERO))
+        if expected_on_hand[key] != on_hand:
+            out.append(Discrepancy(*key, field="on_hand", expected=expected_on_hand[key], actual=on_hand))
+        if expected_reserved[key] != reserved:
+            out.append(Discrepancy(*key, field="reserved", expected=expected_reserved[key], actual=reserved))
+    return out
+
+
+def item_list() -> QuerySet[Item]:
+    return Item.objects.select_related("uom").prefetch_related("unit_conversions__uom")
+
+
+def unit_list() -> QuerySet[UnitOfMeasure]:
+    return UnitOfMeasure.objects.all()
+
+
+def location_list() -> QuerySet[Location]:
+    return Location.objects.select_related("warehouse")
+
+
+def lot_list() -> QuerySet[Lot]:
+    return Lot.objects.select_related("item")
+
+
+def stock_balance_list() -> QuerySet[StockBalance]:
+    return StockBalance.objects.select_related("item", "location", "lot")
+
+
+def stock_movement_list() -> QuerySet[StockMovement]:
+    return StockMovement.objects.select_related("item", "location", "lot", "posting")
+
+
+def stock_posting_list() -> QuerySet[StockPosting]:
+    return StockPosting.objects.select_related("user").prefetch_related(
+        "movements__item", "movements__location", "movements__lot"
+    )
+
+
+def reservation_list() -> QuerySet[Reservation]:
+    return Reservation.objects.select_related("item", "location", "lot")
+
+
+def bom_list() -> QuerySet[Bom]:
+    return Bom.objects.select_related("item").prefetch_related("lines__component")

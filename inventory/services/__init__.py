@@ -1,0 +1,63 @@
+"""Every write of the inventory app. Other apps import from here only."""
+
+from inventory.services.boms import (
+    ExplosionLine,
+    WhereUsedLine,
+    bom_create,
+    bom_cycle_check,
+    bom_delete,
+    bom_explode,
+    bom_update,
+    bom_where_used,
+    low_level_codes_update,
+)
+from inventory.services.master import (
+    item_create,
+    item_unit_conversion_set,
+    item_update,
+    location_create,
+    location_update,
+    lot_create,
+    quantity_to_base,
+    unit_create,
+    unit_update,
+    warehouse_create,
+)
+from inventory.services.stock import (
+    DocumentRef,
+    PostingLine,
+    reservation_create,
+    reservations_release,
+    stock_post,
+    stock_posting_reverse,
+    stock_transfer,
+)
+
+__all__ = [
+    "DocumentRef",
+    "ExplosionLine",
+    "PostingLine",
+    "WhereUsedLine",
+    "bom_create",
+    "bom_cycle_check",
+    "bom_delete",
+    "bom_explode",
+    "bom_update",
+    "bom_where_used",
+    "item_create",
+    "item_unit_conversion_set",
+    "item_update",
+    "location_create",
+    "location_update",
+    "lot_create",
+    "low_level_codes_update",
+    "quantity_to_base",
+    "reservation_create",
+    "reservations_release",
+    "stock_post",
+    "stock_posting_reverse",
+    "stock_transfer",
+    "unit_create",
+    "unit_update",
+    "warehouse_create",
+]
