@@ -1,0 +1,211 @@
+import pghistory
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from config.fields import ZERO, MoneyField, QuantityField
+from config.models import TimeStampedModel
+from production.enums import CostCategory, Flushing, OperationStatus, OrderStatus, OrderType
+
+
+class OrderNumberSequence(models.Model):
+    """Gap-free order numbers per year: the row is incremented inside the order's creating
+    transaction, so a rolled-back creation gives its number back and concurrent creations
+    queue on the row lock instead of skipping numbers."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+@pghistory.track()
+class ProductionOrder(TimeStampedModel):
+    number = models.CharField(max_length=32, unique=True)
+    item = models.ForeignKey("inventory.Item", on_delete=models.PROTECT, related_name="+")
+    quantity = QuantityField()
+    order_type = models.CharField(max_length=3, choices=OrderType.choices)
+    status = models.CharField(
+        max_length=16, choices=OrderStatus.choices, default=OrderStatus.PLANNED, db_index=True
+    )
+    priority = models.PositiveSmallIntegerField(default=5, help_text="1 = most urgent, 9 = least")
+    due_date = models.DateField(db_index=True)
+    scheduled_start = models.DateTimeField(null=True, blank=True)
+    scheduled_end = models.DateTimeField(null=True, blank=True)
+    actual_start = models.DateTimeField(null=True, blank=True)
+    actual_end = models.DateTimeField(null=True, blank=True)
+    # Set when the schedule cannot meet the due date.
+    late_by_minutes = models.PositiveIntegerField(null=True, blank=True)
+    cost_center = models.ForeignKey(
+        "planning.CostCenter", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    bom = models.ForeignKey(
+        "inventory.Bom", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    routing = models.ForeignKey(
+        "planning.Routing", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    issue_location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    receipt_location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    # Demand pegging. Sales depends on production, not the other way round, so the sales
+    # order line is referenced by id; the sales app enforces one order per line.
+    sales_order_line_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    # ETO orders start in engineering: the structure stays editable until approved.
+    engineering_approved_at = models.DateTimeField(null=True, blank=True)
+    released_with_shortages = models.BooleanField(default=False)
+    received_quantity = QuantityField(default=ZERO)
+    scrap_quantity = QuantityField(default=ZERO)
+    # Optimistic concurrency for edits (ETag / If-Match).
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="production_order_quantity_gt_0"),
+            models.CheckConstraint(
+                condition=Q(priority__gte=1, priority__lte=9), name="production_order_priority_1_9"
+            ),
+            models.CheckConstraint(
+                condition=Q(received_quantity__gte=0), name="production_order_received_gte_0"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "due_date"]), models.Index(fields=["item", "status"])]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def in_engineering(self) -> bool:
+        return self.order_type == OrderType.ETO and self.engineering_approved_at is None
+
+
+@pghistory.track()
+class OrderComponent(models.Model):
+    """The order's own copy of a BOM line, scaled to the order quantity."""
+
+    order = models.ForeignKey(ProductionOrder, on_delete=models.CASCADE, related_name="components")
+    position = models.PositiveIntegerField()
+    item = models.ForeignKey("inventory.Item", on_delete=models.PROTECT, related_name="+")
+    # Per one unit of the order's item, scrap included; negative for by-products.
+    quantity_per_unit = QuantityField()
+    scrap_percent = models.DecimalField(max_digits=6, decimal_places=3, default=ZERO)
+    required_quantity = QuantityField()
+    flushing = models.CharField(max_length=8, choices=Flushing.choices, default=Flushing.MANUAL)
+    operation_sequence = models.PositiveIntegerField(null=True, blank=True)
+    issue_location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    issued_quantity = QuantityField(default=ZERO)
+    reservation_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "position"], name="order_component_unique_position"),
+            models.CheckConstraint(
+                condition=Q(scrap_percent__gte=0, scrap_percent__lt=100), name="order_component_scrap_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.position}"
+
+    @property
+    def is_by_product(self) -> bool:
+        return self.required_quantity < 0
+
+
+@pghistory.track()
+class OrderOperation(models.Model):
+    """The order's own copy of a routing operation."""
+
+    order = models.ForeignKey(ProductionOrder, on_delete=models.CASCADE, related_name="operations")
+    sequence = models.PositiveIntegerField()
+    work_center = models.ForeignKey("planning.WorkCenter", on_delete=models.PROTECT, related_name="+")
+    description = models.CharField(max_length=200, blank=True)
+    setup_minutes = QuantityField(default=ZERO)
+    run_minutes_per_unit = QuantityField(default=ZERO)
+    queue_minutes = QuantityField(default=ZERO)
+    move_minutes = QuantityField(default=ZERO)
+    instructions = models.TextField(blank=True)
+    reporting_point = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=OperationStatus.choices, default=OperationStatus.PLANNED)
+    scheduled_start = models.DateTimeField(null=True, blank=True)
+    scheduled_end = models.DateTimeField(null=True, blank=True)
+    actual_start = models.DateTimeField(null=True, blank=True)
+    actual_end = models.DateTimeField(null=True, blank=True)
+    confirmed_good = QuantityField(default=ZERO)
+    confirmed_scrap = QuantityField(default=ZERO)
+    confirmed_rework = QuantityField(default=ZERO)
+    # Times reported by confirmations, the basis of actual conversion cost.
+    actual_setup_minutes = QuantityField(default=ZERO)
+    actual_labor_minutes = QuantityField(default=ZERO)
+    actual_machine_minutes = QuantityField(default=ZERO)
+
+    class Meta:
+        ordering = ["order_id", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "sequence"], name="order_operation_unique_sequence"),
+            models.CheckConstraint(
+                condition=Q(
+                    setup_minutes__gte=0,
+                    run_minutes_per_unit__gte=0,
+                    queue_minutes__gte=0,
+                    move_minutes__gte=0,
+                ),
+                name="order_operation_times_gte_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.sequence}"
+
+    @property
+    def total_minutes(self):
+        return self.setup_minutes + self.run_minutes_per_unit * self.order.quantity
+
+
+class OrderStatusChange(models.Model):
+    """Append-only audit of status transitions: who, when, from, to, why."""
+
+    order = models.ForeignKey(ProductionOrder, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=OrderStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    reason = models.TextField(blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status or '-'} → {self.to_status}"
+
+
+class OrderCost(models.Model):
+    """Planned, actual and variance per cost category and cost center."""
+
+    order = models.ForeignKey(ProductionOrder, on_delete=models.CASCADE, related_name="costs")
+    category = models.CharField(max_length=16, choices=CostCategory.choices)
+    cost_center = models.ForeignKey(
+        "planning.CostCenter", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    planned = MoneyField(default=ZERO)
+    actual = MoneyField(default=ZERO)
+    variance = MoneyField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order_id", "category"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "category", "cost_center"],
+                nulls_distinct=False,
+                name="order_cost_unique_category",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.category}"

@@ -85,7 +85,9 @@ def celery_session_worker(django_db_setup, django_db_blocker) -> Iterator[object
 
     with django_db_blocker.unblock():
         app.connection_for_write().default_channel.queue_purge(app.conf.task_default_queue)
-        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30) as worker:
+        with start_worker(
+            app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30
+        ) as worker:
             yield worker
 
 
@@ -160,7 +162,7 @@ def screenshot(pg, name: str) -> Path:
     return path
 
 
-def login(pg, username: str, password: str = "secret-pass-123") -> None:
+def login(pg, username: str, password: str = "secret-pass-123") -> None:  # noqa: S107 - test users' password
     pg.goto("/login/")
     pg.get_by_label("Username").fill(username)
     pg.get_by_label("Password").fill(password)

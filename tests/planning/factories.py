@@ -3,7 +3,6 @@ from decimal import Decimal
 
 import factory
 
-from inventory.models import Item, UnitOfMeasure
 from planning.enums import RoutingStatus
 from planning.models import (
     Calendar,
@@ -15,26 +14,13 @@ from planning.models import (
     RoutingOperation,
     WorkCenter,
 )
+from tests.inventory.factories import ItemFactory as InventoryItemFactory
 
 
-class UnitFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = UnitOfMeasure
-        django_get_or_create = ("code",)
+class ItemFactory(InventoryItemFactory):
+    """A made semi-finished item: what routings are for."""
 
-    code = "pcs"
-    name = "Pieces"
-    decimals = 0
-
-
-class ItemFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Item
-
-    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
-    name = factory.LazyAttribute(lambda o: f"Item {o.sku}")
     item_type = "semi_finished"
-    uom = factory.SubFactory(UnitFactory)
     procurement = "make"
 
 

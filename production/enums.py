@@ -1,0 +1,56 @@
+from django.db import models
+
+
+class OrderStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    RELEASED = "released", "Released"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The status machine, as data: from -> the statuses it may move to.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderStatus.PLANNED: frozenset({OrderStatus.RELEASED, OrderStatus.CANCELLED}),
+    OrderStatus.RELEASED: frozenset({OrderStatus.IN_PROGRESS, OrderStatus.CANCELLED, OrderStatus.CLOSED}),
+    OrderStatus.IN_PROGRESS: frozenset({OrderStatus.COMPLETED, OrderStatus.CLOSED}),
+    OrderStatus.COMPLETED: frozenset({OrderStatus.IN_PROGRESS, OrderStatus.CLOSED}),
+    OrderStatus.CLOSED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+# What each status allows (the spec's status table).
+STRUCTURE_EDITABLE = frozenset({OrderStatus.PLANNED})
+POSTING_ALLOWED = frozenset({OrderStatus.RELEASED, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED})
+OPEN_STATUSES = frozenset(
+    {OrderStatus.PLANNED, OrderStatus.RELEASED, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED}
+)
+
+
+class OrderType(models.TextChoices):
+    MTS = "MTS", "Make to stock"
+    MTO = "MTO", "Make to order"
+    ATO = "ATO", "Assemble to order"
+    ETO = "ETO", "Engineer to order"
+
+
+class Flushing(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    FORWARD = "forward", "Forward (at release)"
+    BACKWARD = "backward", "Backward (backflush)"
+
+
+class OperationStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    RELEASED = "released", "Released"
+    STARTED = "started", "Started"
+    CONFIRMED = "confirmed", "Finally confirmed"
+
+
+class CostCategory(models.TextChoices):
+    MATERIAL = "material", "Material"
+    LABOR = "labor", "Labor"
+    MACHINE = "machine", "Machine"
+    OVERHEAD = "overhead", "Overhead"
+    OUTPUT = "output", "Output (credit)"

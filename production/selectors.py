@@ -1,0 +1,122 @@
+"""Reads of production orders: lists, details, availability."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Prefetch, QuerySet, Sum
+
+from config.fields import ZERO
+from inventory.models import Location, Reservation
+from inventory.selectors import stock_available
+from production.models import OrderComponent, OrderOperation, ProductionOrder
+
+
+def production_order_list() -> QuerySet[ProductionOrder]:
+    return ProductionOrder.objects.select_related(
+        "item", "item__uom", "cost_center", "issue_location", "receipt_location"
+    )
+
+
+def production_order_detail_qs() -> QuerySet[ProductionOrder]:
+    return production_order_list().prefetch_related(
+        Prefetch(
+            "components",
+            queryset=OrderComponent.objects.select_related("item", "item__uom", "issue_location"),
+        ),
+        Prefetch("operations", queryset=OrderOperation.objects.select_related("work_center")),
+        "costs",
+    )
+
+
+@dataclass(frozen=True)
+class ComponentAvailability:
+    component_id: int
+    item_id: int
+    sku: str
+    location_id: int
+    location_code: str
+    required: Decimal
+    issued: Decimal
+    reserved_for_order: Decimal
+    open_requirement: Decimal
+    available: Decimal  # at the issue location, net of every reservation (this order's too)
+    short: Decimal
+
+
+@dataclass(frozen=True)
+class Shortage:
+    sku: str
+    location_code: str
+    required: Decimal
+    available: Decimal
+    short: Decimal
+
+
+def production_order_availability(
+    *, order: ProductionOrder, components: list[OrderComponent] | None = None
+) -> list[ComponentAvailability]:
+    """Per component: what is still needed and whether the issue location can cover it.
+    Stock this order already reserved counts as covering it. A few queries, whatever the
+    number of components."""
+    if components is None:
+        components = list(
+            OrderComponent.objects.filter(order=order).select_related("item").order_by("position")
+        )
+    locations = {c.issue_location_id for c in components}
+    codes = dict(Location.objects.filter(pk__in=locations).values_list("pk", "code"))
+    available: dict[tuple[int, int], Decimal] = {}
+    for location_id in locations:
+        item_ids = {c.item_id for c in components if c.issue_location_id == location_id}
+        for item_id, qty in stock_available(item_ids=item_ids, location_ids=[location_id]).items():
+            available[(item_id, location_id)] = qty
+    reserved = defaultdict(lambda: ZERO)
+    for row in (
+        Reservation.objects.filter(document_type="production_order", document_id=order.pk, status="open")
+        .values("document_line_id")
+        .annotate(open=Sum("quantity") - Sum("consumed_quantity"))
+    ):
+        reserved[row["document_line_id"]] = row["open"] or ZERO
+    # Several components may draw on the same stock: allocate it in position order.
+    remaining = dict(available)
+    result = []
+    for c in components:
+        open_requirement = max(c.required_quantity - c.issued_quantity, ZERO)
+        own = reserved[c.pk]
+        need_from_free = max(open_requirement - own, ZERO)
+        key = (c.item_id, c.issue_location_id)
+        free = max(remaining.get(key, ZERO), ZERO)
+        covered = min(free, need_from_free)
+        remaining[key] = remaining.get(key, ZERO) - covered
+        result.append(
+            ComponentAvailability(
+                component_id=c.pk,
+                item_id=c.item_id,
+                sku=c.item.sku,
+                location_id=c.issue_location_id,
+                location_code=codes.get(c.issue_location_id, ""),
+                required=c.required_quantity,
+                issued=c.issued_quantity,
+                reserved_for_order=own,
+                open_requirement=open_requirement,
+                available=available.get(key, ZERO),
+                short=need_from_free - covered,
+            )
+        )
+    return result
+
+
+def production_order_shortages(*, order: ProductionOrder, components: list[OrderComponent]) -> list[Shortage]:
+    return [
+        Shortage(
+            sku=a.sku,
+            location_code=a.location_code,
+            required=a.open_requirement,
+            available=a.available,
+            short=a.short,
+        )
+        for a in production_order_availability(order=order, components=components)
+        if a.short > 0
+    ]

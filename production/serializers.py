@@ -1,0 +1,260 @@
+"""Shapes of production order resources. Serializers validate input and shape output; the
+services decide."""
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from config.fields import QTY_DIGITS, QTY_PLACES
+from production.enums import Flushing, OrderType
+from production.models import OrderComponent, OrderCost, OrderOperation, OrderStatusChange, ProductionOrder
+
+
+def Qty(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=QTY_DIGITS, decimal_places=QTY_PLACES, **kwargs)
+
+
+class ComponentSerializer(serializers.ModelSerializer):
+    item_sku = serializers.CharField(source="item.sku", read_only=True)
+    item_name = serializers.CharField(source="item.name", read_only=True)
+    uom = serializers.CharField(source="item.uom.code", read_only=True)
+    issue_location_code = serializers.CharField(source="issue_location.code", read_only=True)
+
+    class Meta:
+        model = OrderComponent
+        fields = [
+            "id",
+            "position",
+            "item",
+            "item_sku",
+            "item_name",
+            "uom",
+            "quantity_per_unit",
+            "scrap_percent",
+            "required_quantity",
+            "issued_quantity",
+            "flushing",
+            "operation_sequence",
+            "issue_location",
+            "issue_location_code",
+            "reservation_id",
+        ]
+        read_only_fields = fields
+
+
+class OperationSerializer(serializers.ModelSerializer):
+    work_center_code = serializers.CharField(source="work_center.code", read_only=True)
+
+    class Meta:
+        model = OrderOperation
+        fields = [
+            "id",
+            "sequence",
+            "work_center",
+            "work_center_code",
+            "description",
+            "setup_minutes",
+            "run_minutes_per_unit",
+            "queue_minutes",
+            "move_minutes",
+            "instructions",
+            "reporting_point",
+            "status",
+            "scheduled_start",
+            "scheduled_end",
+            "actual_start",
+            "actual_end",
+            "confirmed_good",
+            "confirmed_scrap",
+            "confirmed_rework",
+            "actual_setup_minutes",
+            "actual_labor_minutes",
+            "actual_machine_minutes",
+        ]
+        read_only_fields = fields
+
+
+class CostSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderCost
+        fields = ["category", "cost_center", "planned", "actual", "variance"]
+        read_only_fields = fields
+
+
+class ProductionOrderListSerializer(serializers.ModelSerializer):
+    item_sku = serializers.CharField(source="item.sku", read_only=True)
+    item_name = serializers.CharField(source="item.name", read_only=True)
+    uom = serializers.CharField(source="item.uom.code", read_only=True)
+    cost_center_code = serializers.CharField(source="cost_center.code", read_only=True, default=None)
+
+    class Meta:
+        model = ProductionOrder
+        fields = [
+            "id",
+            "number",
+            "item",
+            "item_sku",
+            "item_name",
+            "uom",
+            "quantity",
+            "order_type",
+            "status",
+            "priority",
+            "due_date",
+            "scheduled_start",
+            "scheduled_end",
+            "late_by_minutes",
+            "received_quantity",
+            "cost_center",
+            "cost_center_code",
+            "sales_order_line_id",
+            "parent",
+            "version",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ProductionOrderDetailSerializer(ProductionOrderListSerializer):
+    components = ComponentSerializer(many=True, read_only=True)
+    operations = OperationSerializer(many=True, read_only=True)
+    costs = CostSerializer(many=True, read_only=True)
+    issue_location_code = serializers.CharField(source="issue_location.code", read_only=True)
+    receipt_location_code = serializers.CharField(source="receipt_location.code", read_only=True)
+
+    class Meta(ProductionOrderListSerializer.Meta):
+        fields = [
+            *ProductionOrderListSerializer.Meta.fields,
+            "actual_start",
+            "actual_end",
+            "bom",
+            "routing",
+            "issue_location",
+            "issue_location_code",
+            "receipt_location",
+            "receipt_location_code",
+            "engineering_approved_at",
+            "released_with_shortages",
+            "scrap_quantity",
+            "components",
+            "operations",
+            "costs",
+        ]
+        read_only_fields = fields
+
+
+class ProductionOrderCreateSerializer(serializers.Serializer):
+    item = serializers.IntegerField(required=False, help_text="Item id (or give item_sku).")
+    item_sku = serializers.CharField(required=False)
+    quantity = Qty()
+    due_date = serializers.DateField()
+    order_type = serializers.ChoiceField(choices=OrderType.choices, required=False)
+    priority = serializers.IntegerField(min_value=1, max_value=9, default=5)
+    start_date = serializers.DateField(required=False)
+    cost_center = serializers.IntegerField(required=False)
+    issue_location = serializers.IntegerField(required=False)
+    receipt_location = serializers.IntegerField(required=False)
+    sales_order_line_id = serializers.IntegerField(required=False)
+    parent = serializers.IntegerField(required=False)
+    copy_structure = serializers.BooleanField(default=True)
+
+    def validate(self, attrs):
+        if "item" not in attrs and "item_sku" not in attrs:
+            raise serializers.ValidationError({"item": "Give item (id) or item_sku."})
+        return attrs
+
+
+class ProductionOrderUpdateSerializer(serializers.Serializer):
+    quantity = Qty(required=False)
+    due_date = serializers.DateField(required=False)
+    priority = serializers.IntegerField(min_value=1, max_value=9, required=False)
+    cost_center = serializers.IntegerField(required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ReleaseSerializer(ReasonSerializer):
+    force = serializers.BooleanField(default=False, help_text="Release despite shortages (needs a reason).")
+
+
+class RescheduleSerializer(serializers.Serializer):
+    due_date = serializers.DateField(required=False)
+    start = serializers.DateTimeField(required=False, help_text="Forward-schedule from this moment instead.")
+
+
+class IssueLineSerializer(serializers.Serializer):
+    component = serializers.IntegerField(required=False)
+    item = serializers.IntegerField(required=False)
+    quantity = Qty(help_text="Positive issues, negative returns.")
+    lot = serializers.IntegerField(required=False)
+    location = serializers.IntegerField(required=False)
+
+    def validate(self, attrs):
+        if "component" not in attrs and "item" not in attrs:
+            raise serializers.ValidationError({"component": "Give component (id) or item (id)."})
+        if attrs["quantity"] == 0:
+            raise serializers.ValidationError({"quantity": "Must not be zero."})
+        return attrs
+
+
+class IssueSerializer(serializers.Serializer):
+    lines = IssueLineSerializer(many=True, allow_empty=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ComponentInputSerializer(serializers.Serializer):
+    item = serializers.IntegerField()
+    quantity_per_unit = Qty()
+    scrap_percent = serializers.DecimalField(
+        max_digits=6, decimal_places=3, min_value=0, max_value=Decimal("99.999"), default=0
+    )
+    flushing = serializers.ChoiceField(choices=Flushing.choices, default=Flushing.MANUAL)
+    operation_sequence = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    issue_location = serializers.IntegerField(required=False, allow_null=True)
+
+
+class OperationInputSerializer(serializers.Serializer):
+    sequence = serializers.IntegerField(min_value=1)
+    work_center = serializers.IntegerField()
+    setup_minutes = Qty(min_value=0, default=0)
+    run_minutes_per_unit = Qty(min_value=0, default=0)
+    queue_minutes = Qty(min_value=0, default=0)
+    move_minutes = Qty(min_value=0, default=0)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    instructions = serializers.CharField(required=False, allow_blank=True, default="")
+    reporting_point = serializers.BooleanField(default=False)
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    component_id = serializers.IntegerField()
+    item_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    location_id = serializers.IntegerField()
+    location_code = serializers.CharField()
+    required = Qty()
+    issued = Qty()
+    reserved_for_order = Qty()
+    open_requirement = Qty()
+    available = Qty()
+    short = Qty()
+
+
+class StatusChangeSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = OrderStatusChange
+        fields = ["from_status", "to_status", "reason", "user", "at"]
+        read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(source="pgh_created_at")
+    model = serializers.CharField(source="pgh_model")
+    object_id = serializers.CharField(source="pgh_obj_id")
+    label = serializers.CharField(source="pgh_label")
+    changes = serializers.JSONField(source="pgh_diff")
+    context = serializers.JSONField(source="pgh_context")

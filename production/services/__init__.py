@@ -1,0 +1,44 @@
+"""Every write to production orders. Import from here: ``from production import services``."""
+
+from production.services.lifecycle import (
+    production_order_cancel,
+    production_order_close,
+    production_order_engineering_approve,
+    production_order_release,
+)
+from production.services.materials import IssueLine, production_order_issue
+from production.services.orders import (
+    ComponentInput,
+    OperationInput,
+    production_order_component_add,
+    production_order_component_remove,
+    production_order_component_update,
+    production_order_create,
+    production_order_delete,
+    production_order_operation_add,
+    production_order_operation_remove,
+    production_order_operation_update,
+    production_order_reschedule,
+    production_order_update,
+)
+
+__all__ = [
+    "ComponentInput",
+    "IssueLine",
+    "OperationInput",
+    "production_order_cancel",
+    "production_order_close",
+    "production_order_component_add",
+    "production_order_component_remove",
+    "production_order_component_update",
+    "production_order_create",
+    "production_order_delete",
+    "production_order_engineering_approve",
+    "production_order_issue",
+    "production_order_operation_add",
+    "production_order_operation_remove",
+    "production_order_operation_update",
+    "production_order_release",
+    "production_order_reschedule",
+    "production_order_update",
+]

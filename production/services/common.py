@@ -1,0 +1,70 @@
+"""Shared pieces of the production services: transition guard, audit, numbering."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pghistory
+from django.db import connection
+from django.utils import timezone
+
+from config.exceptions import StateConflict
+from production.enums import ORDER_TRANSITIONS, STRUCTURE_EDITABLE, OrderStatus
+from production.models import OrderNumberSequence, OrderStatusChange, ProductionOrder
+
+DOCUMENT_TYPE = "production_order"
+
+
+def ensure_transition(order: ProductionOrder, to_status: str) -> None:
+    """The status guard; call it only after the order row is locked."""
+    if to_status not in ORDER_TRANSITIONS[order.status]:
+        raise StateConflict(
+            f"Order {order.number} is {OrderStatus(order.status).label.lower()}; it cannot be "
+            f"{OrderStatus(to_status).label.lower()}.",
+            code="invalid_transition",
+            fields={"status": order.status},
+        )
+
+
+def ensure_structure_editable(order: ProductionOrder) -> None:
+    if order.status in STRUCTURE_EDITABLE or (order.in_engineering and order.status == OrderStatus.PLANNED):
+        return
+    raise StateConflict(
+        f"Order {order.number} is {OrderStatus(order.status).label.lower()}: quantity, item and structure "
+        "can no longer change. To change it, close the order and plan a new one.",
+        code="order_locked",
+        fields={"status": order.status},
+    )
+
+
+def set_status(order: ProductionOrder, to_status: str, *, user, reason: str = "") -> None:
+    """Move a locked order to a new status and record who, when, from, to and why."""
+    ensure_transition(order, to_status)
+    OrderStatusChange.objects.create(
+        order=order, from_status=order.status, to_status=to_status, reason=reason, user=user
+    )
+    order.status = to_status
+    order.version += 1
+    order.save(update_fields=["status", "version", "updated_at"])
+
+
+def order_number_next() -> str:
+    """Next gap-free number of the current year; must run inside the creating transaction."""
+    year = timezone.localdate().year
+    OrderNumberSequence.objects.bulk_create([OrderNumberSequence(year=year)], ignore_conflicts=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {OrderNumberSequence._meta.db_table} SET last_number = last_number + 1 "  # noqa: S608
+            "WHERE year = %s RETURNING last_number",
+            [year],
+        )
+        number = cursor.fetchone()[0]
+    return f"PO-{year}-{number:06d}"
+
+
+@contextlib.contextmanager
+def audit(user, action: str, reason: str = "") -> Iterator[None]:
+    """Attach who/what/why to every field change the history triggers record."""
+    with pghistory.context(user_id=user.pk, username=user.get_username(), action=action, reason=reason):
+        yield

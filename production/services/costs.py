@@ -1,0 +1,106 @@
+"""Planned cost at release, actual cost from postings and confirmed times, variance at close."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Sum
+
+from config.fields import MONEY_PLACES, ZERO
+from inventory.models import StockMovement
+from planning.models import WorkCenter
+from production.enums import CostCategory
+from production.models import OrderComponent, OrderCost, OrderOperation, ProductionOrder
+from production.services.common import DOCUMENT_TYPE
+
+CENT = Decimal(1).scaleb(-MONEY_PLACES)
+SIXTY = Decimal(60)
+Key = tuple[str, int | None]
+
+
+def m(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _planned(order: ProductionOrder) -> dict[Key, Decimal]:
+    totals: dict[Key, Decimal] = defaultdict(lambda: ZERO)
+    for component in OrderComponent.objects.filter(order=order).select_related("item"):
+        totals[(CostCategory.MATERIAL, order.cost_center_id)] += (
+            component.required_quantity * component.item.standard_cost
+        )
+    operations = list(OrderOperation.objects.filter(order=order))
+    centers = WorkCenter.objects.in_bulk({op.work_center_id for op in operations})
+    for op in operations:
+        wc = centers[op.work_center_id]
+        hours = (op.setup_minutes + op.run_minutes_per_unit * order.quantity) / SIXTY
+        totals[(CostCategory.LABOR, wc.cost_center_id)] += hours * wc.labor_rate
+        totals[(CostCategory.MACHINE, wc.cost_center_id)] += hours * wc.machine_rate
+        totals[(CostCategory.OVERHEAD, wc.cost_center_id)] += hours * wc.overhead_rate
+    totals[(CostCategory.OUTPUT, order.cost_center_id)] = -sum(totals.values(), ZERO)
+    return totals
+
+
+def order_costs_plan(*, order: ProductionOrder) -> None:
+    """Fix the planned cost (at release). Replaces earlier planned figures."""
+    planned = _planned(order)
+    OrderCost.objects.filter(order=order).delete()
+    OrderCost.objects.bulk_create(
+        OrderCost(order=order, category=category, cost_center_id=cc, planned=m(value))
+        for (category, cc), value in sorted(planned.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
+    )
+    order_costs_actualize(order=order)
+
+
+def planned_unit_cost(order: ProductionOrder) -> Decimal:
+    """Planned cost of one unit of output: what goods receipts are valued at."""
+    total = (
+        OrderCost.objects.filter(order=order)
+        .exclude(category=CostCategory.OUTPUT)
+        .aggregate(t=Sum("planned"))["t"]
+    )
+    if total is None:
+        total = sum((v for (c, _), v in _planned(order).items() if c != CostCategory.OUTPUT), ZERO)
+    return m(total / order.quantity) if order.quantity else ZERO
+
+
+def _actual(order: ProductionOrder) -> dict[Key, Decimal]:
+    totals: dict[Key, Decimal] = defaultdict(lambda: ZERO)
+    movements = (
+        StockMovement.objects.filter(posting__document_type=DOCUMENT_TYPE, posting__document_id=order.pk)
+        .values("item_id")
+        .annotate(value=Sum("value"))
+    )
+    for row in movements:
+        value = row["value"] or ZERO
+        if row["item_id"] == order.item_id:
+            totals[(CostCategory.OUTPUT, order.cost_center_id)] -= value
+        else:
+            # Issues are negative movements: consumption is a positive cost.
+            totals[(CostCategory.MATERIAL, order.cost_center_id)] -= value
+    operations = list(OrderOperation.objects.filter(order=order))
+    centers = WorkCenter.objects.in_bulk({op.work_center_id for op in operations})
+    for op in operations:
+        wc = centers[op.work_center_id]
+        labor_hours = (op.actual_setup_minutes + op.actual_labor_minutes) / SIXTY
+        totals[(CostCategory.LABOR, wc.cost_center_id)] += labor_hours * wc.labor_rate
+        totals[(CostCategory.MACHINE, wc.cost_center_id)] += (
+            op.actual_machine_minutes / SIXTY * wc.machine_rate
+        )
+        totals[(CostCategory.OVERHEAD, wc.cost_center_id)] += labor_hours * wc.overhead_rate
+    return totals
+
+
+def order_costs_actualize(*, order: ProductionOrder, fix_variance: bool = False) -> None:
+    """Recompute actual cost from the ledger and confirmed times; at close also fix the
+    variance (actual − planned) per category and cost center."""
+    actual = _actual(order)
+    rows = {(c.category, c.cost_center_id): c for c in OrderCost.objects.filter(order=order)}
+    for key in actual.keys() - rows.keys():
+        rows[key] = OrderCost(order=order, category=key[0], cost_center_id=key[1], planned=ZERO)
+    for key, row in rows.items():
+        row.actual = m(actual.get(key, ZERO))
+        row.variance = m(row.actual - row.planned) if fix_variance else None
+    new = [r for r in rows.values() if r.pk is None]
+    OrderCost.objects.bulk_create(new)
+    OrderCost.objects.bulk_update([r for r in rows.values() if r not in new], ["actual", "variance"])

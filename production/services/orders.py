@@ -1,0 +1,502 @@
+"""Creating production orders, copying their structure, editing while planned, scheduling."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from config.exceptions import NotFound, ValidationFailed
+from config.fields import QTY_PLACES, ZERO
+from inventory.enums import Procurement
+from inventory.models import Item, Location
+from planning.models import CostCenter, WorkCenter
+from production.enums import Flushing, OrderStatus, OrderType
+from production.locks import production_order_qs_select_for_update
+from production.models import OrderComponent, OrderOperation, ProductionOrder
+from production.services import structure
+from production.services.common import audit, ensure_structure_editable, order_number_next
+from production.services.scheduling import production_order_schedule
+
+QUANT = Decimal(1).scaleb(-QTY_PLACES)
+HUNDRED = Decimal(100)
+
+
+def q(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(QUANT, rounding=ROUND_HALF_UP)
+
+
+def required(per_unit: Decimal, quantity: Decimal, decimals: int) -> Decimal:
+    """Requirement of a component in its unit's precision, rounded away from zero: 5.5 pieces
+    are 6 pieces to pick, and a by-product of -2.5 pieces is -3."""
+    exact = Decimal(per_unit) * Decimal(quantity)
+    places = Decimal(1).scaleb(-min(decimals, QTY_PLACES))
+    rounded = abs(exact).quantize(places, rounding=ROUND_CEILING)
+    return q(rounded if exact >= 0 else -rounded)
+
+
+def _unit_decimals(item_ids) -> dict[int, int]:
+    return dict(Item.objects.filter(pk__in=set(item_ids)).values_list("pk", "uom__decimals"))
+
+
+@dataclass(frozen=True)
+class ComponentInput:
+    item_id: int
+    quantity_per_unit: Decimal
+    scrap_percent: Decimal = ZERO
+    flushing: str = Flushing.MANUAL
+    operation_sequence: int | None = None
+    issue_location_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OperationInput:
+    sequence: int
+    work_center_id: int
+    setup_minutes: Decimal = ZERO
+    run_minutes_per_unit: Decimal = ZERO
+    queue_minutes: Decimal = ZERO
+    move_minutes: Decimal = ZERO
+    description: str = ""
+    instructions: str = ""
+    reporting_point: bool = False
+
+
+def _default_location(setting: str, field: str) -> Location:
+    code = getattr(settings, setting)
+    location = Location.objects.filter(code=code).first()
+    if location is None:
+        raise ValidationFailed(
+            f"{field} is required: the default location {code!r} does not exist.", fields={field: "required"}
+        )
+    return location
+
+
+def _validate_quantity(quantity: Decimal, field: str = "quantity") -> Decimal:
+    if quantity is None or Decimal(quantity) <= 0:
+        raise ValidationFailed(
+            f"{field} must be greater than zero.", code="invalid_quantity", fields={field: "must be > 0"}
+        )
+    return q(quantity)
+
+
+@transaction.atomic
+def production_order_create(
+    *,
+    item_id: int,
+    quantity: Decimal,
+    due_date: dt.date,
+    user,
+    order_type: str | None = None,
+    priority: int = 5,
+    start_date: dt.date | None = None,
+    cost_center_id: int | None = None,
+    issue_location_id: int | None = None,
+    receipt_location_id: int | None = None,
+    sales_order_line_id: int | None = None,
+    parent_id: int | None = None,
+    copy_structure: bool = True,
+) -> ProductionOrder:
+    """Create a planned order and copy its structure: components from the BOM valid on the
+    start date (phantoms exploded, scrap applied, scaled to the quantity) and operations
+    from the routing; then schedule it. ETO orders start in engineering and may start empty
+    (``copy_structure=False``)."""
+    quantity = _validate_quantity(quantity)
+    item = Item.objects.filter(pk=item_id).first()
+    if item is None:
+        raise ValidationFailed(
+            f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"}
+        )
+    if not item.is_active:
+        raise ValidationFailed(
+            f"Item {item.sku} is inactive.", code="inactive_item", fields={"item": "inactive"}
+        )
+    if item.procurement != Procurement.MAKE:
+        raise ValidationFailed(
+            f"Item {item.sku} is bought, not made; it gets a purchase requisition, not a production order.",
+            code="item_not_made",
+            fields={"item": "procurement is buy"},
+        )
+    if not 1 <= int(priority) <= 9:
+        raise ValidationFailed("priority must be between 1 and 9.", fields={"priority": "1..9"})
+    order_type = order_type or item.strategy
+    if order_type not in OrderType.values:
+        raise ValidationFailed(
+            f"order_type must be one of {', '.join(OrderType.values)}.", fields={"order_type": "invalid"}
+        )
+    cost_center = None
+    if cost_center_id is not None:
+        cost_center = CostCenter.objects.filter(pk=cost_center_id).first()
+        if cost_center is None:
+            raise ValidationFailed("Unknown cost center.", fields={"cost_center": "unknown"})
+    issue_location = (
+        Location.objects.filter(pk=issue_location_id).first()
+        if issue_location_id
+        else _default_location("PRODUCTION_ISSUE_LOCATION", "issue_location")
+    )
+    receipt_location = (
+        Location.objects.filter(pk=receipt_location_id).first()
+        if receipt_location_id
+        else _default_location("PRODUCTION_RECEIPT_LOCATION", "receipt_location")
+    )
+    if issue_location is None:
+        raise ValidationFailed("Unknown issue location.", fields={"issue_location": "unknown"})
+    if receipt_location is None:
+        raise ValidationFailed("Unknown receipt location.", fields={"receipt_location": "unknown"})
+    on_date = start_date or timezone.localdate()
+
+    bom = routing = None
+    components: list[structure.ComponentDraft] = []
+    operations: list[structure.OperationDraft] = []
+    if copy_structure:
+        bom = structure.bom_for_item(item_id=item.pk, on_date=on_date)
+        routing = structure.routing_for(item_id=item.pk, on_date=on_date)
+        if order_type != OrderType.ETO:
+            if bom is None:
+                raise ValidationFailed(
+                    f"Item {item.sku} has no active BOM valid on {on_date}.",
+                    code="no_bom",
+                    fields={"item": "no active BOM"},
+                )
+            if routing is None:
+                raise ValidationFailed(
+                    f"Item {item.sku} has no active routing valid on {on_date}.",
+                    code="no_routing",
+                    fields={"item": "no active routing"},
+                )
+        if bom is not None:
+            components = structure.components_from_bom(bom=bom, on_date=on_date)
+        if routing is not None:
+            operations = structure.operations_from_routing(routing=routing)
+
+    decimals = _unit_decimals(d.item_id for d in components)
+    with audit(user, "create"):
+        order = ProductionOrder.objects.create(
+            number=order_number_next(),
+            item=item,
+            quantity=quantity,
+            order_type=order_type,
+            priority=priority,
+            due_date=due_date,
+            cost_center=cost_center,
+            bom=bom,
+            routing=routing,
+            issue_location=issue_location,
+            receipt_location=receipt_location,
+            sales_order_line_id=sales_order_line_id,
+            parent_id=parent_id,
+            created_by=user,
+        )
+        OrderComponent.objects.bulk_create(
+            [
+                OrderComponent(
+                    order=order,
+                    position=(index + 1) * 10,
+                    item_id=draft.item_id,
+                    quantity_per_unit=draft.quantity_per_unit,
+                    scrap_percent=draft.scrap_percent,
+                    required_quantity=required(draft.quantity_per_unit, quantity, decimals[draft.item_id]),
+                    flushing=draft.flushing,
+                    operation_sequence=draft.operation_sequence,
+                    issue_location=issue_location,
+                )
+                for index, draft in enumerate(components)
+            ]
+        )
+        OrderOperation.objects.bulk_create(
+            [OrderOperation(order=order, **draft.as_fields()) for draft in operations]
+        )
+        production_order_schedule(order=order, start=None if start_date is None else _start_of(start_date))
+    return order
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _locked_order(order_id: int) -> ProductionOrder:
+    try:
+        return production_order_qs_select_for_update().get(pk=order_id)
+    except ProductionOrder.DoesNotExist as exc:
+        raise NotFound(f"Production order {order_id} does not exist.") from exc
+
+
+def ensure_version(order: ProductionOrder, expected_version: int | None) -> None:
+    """Optimistic concurrency: an edit based on a stale version is refused (412)."""
+    if expected_version is not None and order.version != expected_version:
+        from config.exceptions import PreconditionFailed
+
+        raise PreconditionFailed(
+            f"Order {order.number} was changed by someone else (version {order.version}, you had "
+            f"{expected_version}); reload it and apply your change again.",
+            code="stale_version",
+        )
+
+
+@transaction.atomic
+def production_order_update(
+    *,
+    order_id: int,
+    user,
+    expected_version: int | None = None,
+    quantity: Decimal | None = None,
+    due_date: dt.date | None = None,
+    priority: int | None = None,
+    cost_center_id: int | None = None,
+    reason: str = "",
+) -> ProductionOrder:
+    """Edit header fields. Quantity changes rescale the structure and are only allowed while
+    planned; due date and priority may change until the order is completed (reschedule)."""
+    order = _locked_order(order_id)
+    ensure_version(order, expected_version)
+    changed: list[str] = []
+    with audit(user, "update", reason):
+        if quantity is not None and q(quantity) != order.quantity:
+            ensure_structure_editable(order)
+            quantity = _validate_quantity(quantity)
+            order.quantity = quantity
+            changed.append("quantity")
+            components = list(order.components.select_related("item__uom"))
+            for component in components:
+                component.required_quantity = required(
+                    component.quantity_per_unit, quantity, component.item.uom.decimals
+                )
+            OrderComponent.objects.bulk_update(components, ["required_quantity"])
+        if priority is not None and priority != order.priority:
+            if not 1 <= int(priority) <= 9:
+                raise ValidationFailed("priority must be between 1 and 9.", fields={"priority": "1..9"})
+            _ensure_open(order)
+            order.priority = priority
+            changed.append("priority")
+        if due_date is not None and due_date != order.due_date:
+            _ensure_open(order)
+            order.due_date = due_date
+            changed.append("due_date")
+        if cost_center_id is not None and cost_center_id != order.cost_center_id:
+            ensure_structure_editable(order)
+            if not CostCenter.objects.filter(pk=cost_center_id).exists():
+                raise ValidationFailed("Unknown cost center.", fields={"cost_center": "unknown"})
+            order.cost_center_id = cost_center_id
+            changed.append("cost_center")
+        if changed:
+            order.version += 1
+            order.save(update_fields=[*changed, "version", "updated_at"])
+            if {"quantity", "due_date"} & set(changed):
+                production_order_schedule(order=order)
+    return order
+
+
+def _ensure_open(order: ProductionOrder) -> None:
+    from config.exceptions import StateConflict
+
+    if order.status in (OrderStatus.COMPLETED, OrderStatus.CLOSED, OrderStatus.CANCELLED):
+        raise StateConflict(
+            f"Order {order.number} is {OrderStatus(order.status).label.lower()} and can no longer be "
+            "rescheduled.",
+            code="order_locked",
+        )
+
+
+@transaction.atomic
+def production_order_reschedule(
+    *, order_id: int, user, due_date: dt.date | None = None, start: dt.datetime | None = None
+) -> ProductionOrder:
+    """Schedule again: backward from the (new) due date, or forward from ``start``."""
+    order = _locked_order(order_id)
+    _ensure_open(order)
+    with audit(user, "reschedule"):
+        if due_date is not None:
+            order.due_date = due_date
+            order.version += 1
+            order.save(update_fields=["due_date", "version", "updated_at"])
+        production_order_schedule(order=order, start=start)
+    return order
+
+
+@transaction.atomic
+def production_order_delete(*, order_id: int, user) -> None:
+    order = _locked_order(order_id)
+    if order.status != OrderStatus.PLANNED:
+        from config.exceptions import StateConflict
+
+        raise StateConflict(
+            f"Order {order.number} is {OrderStatus(order.status).label.lower()}; only planned orders can be "
+            "deleted (cancel or close it instead).",
+            code="order_locked",
+        )
+    from planning.services import capacity_requirements_clear
+
+    with audit(user, "delete"):
+        capacity_requirements_clear(source_type="production_order", source_id=order.pk)
+        order.components.all().delete()
+        order.operations.all().delete()
+        order.status_changes.all().delete()
+        order.costs.all().delete()
+        order.delete()
+
+
+# --- structure edits (planned orders, ETO in engineering) ---------------------------------
+
+
+def _validate_component(data: ComponentInput) -> Item:
+    item = Item.objects.filter(pk=data.item_id).first()
+    if item is None:
+        raise ValidationFailed("Unknown component item.", code="unknown_item", fields={"item": "unknown"})
+    if data.quantity_per_unit == 0:
+        raise ValidationFailed(
+            "quantity_per_unit must not be zero.", fields={"quantity_per_unit": "must not be 0"}
+        )
+    if not (ZERO <= Decimal(data.scrap_percent) < HUNDRED):
+        raise ValidationFailed(
+            "scrap_percent must be from 0 to under 100.", fields={"scrap_percent": "0..100"}
+        )
+    if data.flushing not in Flushing.values:
+        raise ValidationFailed(
+            f"flushing must be one of {', '.join(Flushing.values)}.", fields={"flushing": "invalid"}
+        )
+    return item
+
+
+@transaction.atomic
+def production_order_component_add(*, order_id: int, data: ComponentInput, user) -> OrderComponent:
+    order = _locked_order(order_id)
+    ensure_structure_editable(order)
+    item = _validate_component(data)
+    if item.pk == order.item_id:
+        raise ValidationFailed(
+            f"An order for {item.sku} cannot consume {item.sku} itself.",
+            code="component_is_parent",
+            fields={"item": "equals the order's item"},
+        )
+    last = order.components.order_by("-position").values_list("position", flat=True).first() or 0
+    qty_per_unit = q(Decimal(data.quantity_per_unit) * (1 + Decimal(data.scrap_percent) / HUNDRED))
+    with audit(user, "component_add"):
+        component = OrderComponent.objects.create(
+            order=order,
+            position=last + 10,
+            item=item,
+            quantity_per_unit=qty_per_unit,
+            scrap_percent=data.scrap_percent,
+            required_quantity=required(qty_per_unit, order.quantity, item.uom.decimals),
+            flushing=data.flushing,
+            operation_sequence=data.operation_sequence,
+            issue_location_id=data.issue_location_id or order.issue_location_id,
+        )
+        _bump(order)
+    return component
+
+
+@transaction.atomic
+def production_order_component_update(
+    *, order_id: int, component_id: int, data: ComponentInput, user
+) -> OrderComponent:
+    order = _locked_order(order_id)
+    ensure_structure_editable(order)
+    component = order.components.filter(pk=component_id).first()
+    if component is None:
+        raise NotFound(f"Component {component_id} is not on order {order.number}.")
+    item = _validate_component(data)
+    qty_per_unit = q(Decimal(data.quantity_per_unit) * (1 + Decimal(data.scrap_percent) / HUNDRED))
+    with audit(user, "component_update"):
+        component.item = item
+        component.quantity_per_unit = qty_per_unit
+        component.scrap_percent = data.scrap_percent
+        component.required_quantity = required(qty_per_unit, order.quantity, item.uom.decimals)
+        component.flushing = data.flushing
+        component.operation_sequence = data.operation_sequence
+        if data.issue_location_id:
+            component.issue_location_id = data.issue_location_id
+        component.save()
+        _bump(order)
+    return component
+
+
+@transaction.atomic
+def production_order_component_remove(*, order_id: int, component_id: int, user) -> None:
+    order = _locked_order(order_id)
+    ensure_structure_editable(order)
+    with audit(user, "component_remove"):
+        deleted, _ = order.components.filter(pk=component_id).delete()
+        if not deleted:
+            raise NotFound(f"Component {component_id} is not on order {order.number}.")
+        _bump(order)
+
+
+def _validate_operation(data: OperationInput) -> WorkCenter:
+    work_center = WorkCenter.objects.filter(pk=data.work_center_id).first()
+    if work_center is None:
+        raise ValidationFailed(
+            "Unknown work center.", code="unknown_work_center", fields={"work_center": "unknown"}
+        )
+    if not work_center.is_active:
+        raise ValidationFailed(
+            f"Work center {work_center.code} is inactive.", fields={"work_center": "inactive"}
+        )
+    for name in ("setup_minutes", "run_minutes_per_unit", "queue_minutes", "move_minutes"):
+        if Decimal(getattr(data, name)) < 0:
+            raise ValidationFailed(f"{name} must not be negative.", fields={name: "must be >= 0"})
+    if data.sequence <= 0:
+        raise ValidationFailed("sequence must be a positive number.", fields={"sequence": "must be > 0"})
+    return work_center
+
+
+@transaction.atomic
+def production_order_operation_add(*, order_id: int, data: OperationInput, user) -> OrderOperation:
+    order = _locked_order(order_id)
+    ensure_structure_editable(order)
+    _validate_operation(data)
+    if order.operations.filter(sequence=data.sequence).exists():
+        raise ValidationFailed(
+            f"Operation {data.sequence} already exists on {order.number}.", fields={"sequence": "taken"}
+        )
+    with audit(user, "operation_add"):
+        operation = OrderOperation.objects.create(
+            order=order, **structure.OperationDraft(**data.__dict__).as_fields()
+        )
+        _bump(order)
+        production_order_schedule(order=order)
+    return operation
+
+
+@transaction.atomic
+def production_order_operation_update(
+    *, order_id: int, operation_id: int, data: OperationInput, user
+) -> OrderOperation:
+    order = _locked_order(order_id)
+    ensure_structure_editable(order)
+    operation = order.operations.filter(pk=operation_id).first()
+    if operation is None:
+        raise NotFound(f"Operation {operation_id} is not on order {order.number}.")
+    _validate_operation(data)
+    if order.operations.filter(sequence=data.sequence).exclude(pk=operation_id).exists():
+        raise ValidationFailed(
+            f"Operation {data.sequence} already exists on {order.number}.", fields={"sequence": "taken"}
+        )
+    with audit(user, "operation_update"):
+        for name, value in structure.OperationDraft(**data.__dict__).as_fields().items():
+            setattr(operation, name, value)
+        operation.save()
+        _bump(order)
+        production_order_schedule(order=order)
+    return operation
+
+
+@transaction.atomic
+def production_order_operation_remove(*, order_id: int, operation_id: int, user) -> None:
+    order = _locked_order(order_id)
+    ensure_structure_editable(order)
+    with audit(user, "operation_remove"):
+        deleted, _ = order.operations.filter(pk=operation_id).delete()
+        if not deleted:
+            raise NotFound(f"Operation {operation_id} is not on order {order.number}.")
+        _bump(order)
+        production_order_schedule(order=order)
+
+
+def _bump(order: ProductionOrder) -> None:
+    order.version += 1
+    order.save(update_fields=["version", "updated_at"])

@@ -1,0 +1,163 @@
+import pytest
+
+from config.roles import Role
+from production import services
+from production.models import ProductionOrder
+from tests.inventory.helpers import assert_ledger_consistent
+from tests.production.conftest import in_days
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/production-orders/"
+
+
+def _create(api, plant, **extra):
+    body = {"item_sku": "FIN", "quantity": "5", "due_date": str(in_days(30)), **extra}
+    return api.post(URL, body, format="json")
+
+
+def test_planner_takes_an_order_from_planned_to_closed(plant, planner_api):
+    plant.stock()
+
+    created = _create(planner_api, plant)
+    assert created.status_code == 201, created.json()
+    order = created.json()
+    assert order["status"] == "planned" and len(order["components"]) == 4 and len(order["operations"]) == 2
+
+    availability = planner_api.get(f"{URL}{order['id']}/availability/").json()
+    assert availability["ready"] is True
+
+    released = planner_api.post(f"{URL}{order['id']}/release/", {}, format="json")
+    assert released.status_code == 200, released.json()
+    assert released.json()["status"] == "released"
+    assert {c["category"] for c in released.json()["costs"]} >= {
+        "material",
+        "labor",
+        "machine",
+        "overhead",
+        "output",
+    }
+
+    closed = planner_api.post(f"{URL}{order['id']}/close/", {"reason": "done"}, format="json")
+    assert closed.status_code == 200
+    assert closed.json()["status"] == "closed"
+
+    audit = planner_api.get(f"{URL}{order['id']}/audit/").json()
+    assert [(t["from_status"], t["to_status"]) for t in audit["transitions"]] == [
+        ("planned", "released"),
+        ("released", "closed"),
+    ]
+    assert audit["transitions"][1]["reason"] == "done"
+    assert any(e["context"] and e["context"].get("action") == "release" for e in audit["changes"])
+    assert_ledger_consistent()
+
+
+def test_create_honours_idempotency_key(plant, planner_api):
+    first = planner_api.post(
+        URL,
+        {"item_sku": "FIN", "quantity": "5", "due_date": str(in_days(30))},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="abc",
+    )
+    again = planner_api.post(
+        URL,
+        {"item_sku": "FIN", "quantity": "5", "due_date": str(in_days(30))},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="abc",
+    )
+
+    assert first.status_code == again.status_code == 201
+    assert first.json()["number"] == again.json()["number"]
+    assert ProductionOrder.objects.count() == 1
+
+
+def test_bad_input_gets_400_naming_the_field(plant, planner_api):
+    response = planner_api.post(
+        URL, {"item_sku": "FIN", "quantity": "0", "due_date": str(in_days(3))}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "quantity" in response.json()["fields"]
+    assert not ProductionOrder.objects.exists()
+
+    unknown = planner_api.post(
+        URL, {"item_sku": "NOPE", "quantity": "1", "due_date": str(in_days(3))}, format="json"
+    )
+    assert unknown.status_code == 400 and "item_sku" in unknown.json()["fields"]
+
+
+def test_release_with_shortage_is_409_with_the_shortage_list(plant, planner_api):
+    order = _create(planner_api, plant).json()
+
+    response = planner_api.post(f"{URL}{order['id']}/release/", {}, format="json")
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "shortages"
+    assert any("P-BACK" in line for line in body["fields"]["components"])
+
+
+def test_stale_if_match_is_412(plant, planner_api):
+    order = _create(planner_api, plant).json()
+    etag = planner_api.get(f"{URL}{order['id']}/").headers["ETag"]
+
+    ok = planner_api.patch(f"{URL}{order['id']}/", {"priority": 2}, format="json", HTTP_IF_MATCH=etag)
+    stale = planner_api.patch(f"{URL}{order['id']}/", {"priority": 3}, format="json", HTTP_IF_MATCH=etag)
+
+    assert ok.status_code == 200
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "stale_version"
+
+
+def test_viewer_reads_but_cannot_release(plant, planner_api, viewer_api):
+    order = _create(planner_api, plant).json()
+
+    assert viewer_api.get(f"{URL}{order['id']}/").status_code == 200
+    assert viewer_api.post(f"{URL}{order['id']}/release/", {}, format="json").status_code == 403
+    assert (
+        viewer_api.post(
+            URL, {"item_sku": "FIN", "quantity": "1", "due_date": str(in_days(3))}, format="json"
+        ).status_code
+        == 403
+    )
+
+
+def test_list_costs_a_constant_number_of_queries(plant, planner, planner_api, django_assert_max_num_queries):
+    services.production_order_create(
+        item_id=plant.finished.pk, quantity=1, due_date=in_days(10), user=planner
+    )
+    with django_assert_max_num_queries(8) as one:
+        planner_api.get(URL)
+    for _ in range(20):
+        services.production_order_create(
+            item_id=plant.finished.pk, quantity=1, due_date=in_days(10), user=planner
+        )
+
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        response = planner_api.get(URL)
+
+    assert response.json()["count"] == 21
+
+
+def test_list_filters(plant, planner, planner_api):
+    plant.stock()
+    a = services.production_order_create(
+        item_id=plant.finished.pk, quantity=1, due_date=in_days(10), user=planner
+    )
+    services.production_order_create(
+        item_id=plant.finished.pk, quantity=1, due_date=in_days(40), user=planner
+    )
+    services.production_order_release(order_id=a.pk, user=planner)
+
+    released = planner_api.get(URL, {"status": "released"}).json()
+    due_soon = planner_api.get(URL, {"due_to": str(in_days(20))}).json()
+    at_wc = planner_api.get(URL, {"work_center": plant.wc_a.pk}).json()
+
+    assert [o["id"] for o in released["results"]] == [a.pk]
+    assert [o["id"] for o in due_soon["results"]] == [a.pk]
+    assert at_wc["count"] == 2
+
+
+def test_operator_cannot_create_orders(plant, api_client_for):
+    operator = api_client_for(Role.OPERATOR)
+
+    assert _create(operator, plant).status_code == 403
