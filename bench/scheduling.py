@@ -44,9 +44,7 @@ def main() -> None:
             one = services.calendar_create(
                 code="BENCH-5x8",
                 name="bench",
-                shifts=[
-                    services.ShiftData(weekday=d, start_time=clock(6), end_time=clock(14)) for d in range(5)
-                ],
+                shifts=[services.ShiftData(weekday=d, start_time=clock(6), end_time=clock(14)) for d in range(5)],
                 exceptions=[
                     services.ExceptionData(
                         date_from=datetime(2025, 12, 24).date(), date_to=datetime(2025, 12, 26).date()
@@ -56,9 +54,7 @@ def main() -> None:
             two = services.calendar_create(
                 code="BENCH-2SHIFT",
                 name="bench",
-                shifts=[
-                    services.ShiftData(weekday=d, start_time=clock(6), end_time=clock(22)) for d in range(5)
-                ],
+                shifts=[services.ShiftData(weekday=d, start_time=clock(6), end_time=clock(22)) for d in range(5)],
             )
             wcs = [
                 services.work_center_create(
@@ -76,9 +72,7 @@ def main() -> None:
                 source_type="bench",
                 source_id=1,
                 requirements=[
-                    RequirementSpec(
-                        work_center_id=wc.pk, date=(start + timedelta(days=d)).date(), hours=Decimal(4)
-                    )
+                    RequirementSpec(work_center_id=wc.pk, date=(start + timedelta(days=d)).date(), hours=Decimal(4))
                     for wc in wcs
                     for d in range(20)
                 ],

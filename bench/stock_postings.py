@@ -35,9 +35,7 @@ def setup(tag: str, n_items: int) -> tuple[list[Item], Location]:
     wh, _ = Warehouse.objects.get_or_create(code="BENCH", defaults={"name": "Bench"})
     loc = Location.objects.create(warehouse=wh, code=f"B-{tag}")
     items = [
-        Item.objects.create(
-            sku=f"B-{tag}-{i}", name="bench", item_type="purchased", uom=pcs, procurement="buy"
-        )
+        Item.objects.create(sku=f"B-{tag}-{i}", name="bench", item_type="purchased", uom=pcs, procurement="buy")
         for i in range(n_items)
     ]
     stock_post(
@@ -77,9 +75,7 @@ def run(label: str, writers: int, seconds: float, pick) -> float:
         t.join()
     elapsed = time.monotonic() - started
     rate = sum(counts) / elapsed
-    print(
-        f"{label:<28} {writers} writers  {sum(counts):>7} postings  {elapsed:5.1f} s  {rate:8.1f} postings/s"
-    )
+    print(f"{label:<28} {writers} writers  {sum(counts):>7} postings  {elapsed:5.1f} s  {rate:8.1f} postings/s")
     return rate
 
 

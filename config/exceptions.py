@@ -100,9 +100,7 @@ def _message_from_fields(fields: dict[str, list[str]]) -> str:
 
 
 def error_response(code: str, message: str, status_code: int, fields: dict | None = None, headers=None):
-    return Response(
-        {"code": code, "message": message, "fields": fields or {}}, status=status_code, headers=headers
-    )
+    return Response({"code": code, "message": message, "fields": fields or {}}, status=status_code, headers=headers)
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:

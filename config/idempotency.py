@@ -58,9 +58,7 @@ def idempotent(view_method: Callable) -> Callable:
         )
         with transaction.atomic():
             try:
-                record = IdempotencyRecord.objects.select_for_update(nowait=True).get(
-                    user=request.user, key=key
-                )
+                record = IdempotencyRecord.objects.select_for_update(nowait=True).get(user=request.user, key=key)
             except OperationalError as exc:
                 raise RequestInFlight(
                     "A request with this Idempotency-Key is still being processed; retry later."

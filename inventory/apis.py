@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -24,6 +25,7 @@ from inventory.models import Bom, StockBalance, StockMovement, Warehouse
 from inventory.serializers import (
     BomSerializer,
     ExplosionLineSerializer,
+    GenealogyLinkSerializer,
     ItemSerializer,
     LocationSerializer,
     LotSerializer,
@@ -104,9 +106,7 @@ class LocationViewSet(_ServiceViewSet):
     def create_service(self, **data):
         data = self._warehouse(data)
         if "warehouse" not in data:
-            raise ValidationFailed(
-                "A warehouse is required.", code="required", fields={"warehouse_code": "required"}
-            )
+            raise ValidationFailed("A warehouse is required.", code="required", fields={"warehouse_code": "required"})
         return services.location_create(**data)
 
     def update_service(self, pk, **data):
@@ -117,6 +117,24 @@ class LotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = LotSerializer
     queryset = selectors.lot_list()
     filterset_fields = ["item", "lot_number"]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("direction", str, enum=["backward", "forward"])],
+        responses={200: GenealogyLinkSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def genealogy(self, request: Request, pk: str) -> Response:
+        """Backward: which component lots went into this lot, level by level. Forward: which
+        lots this lot went into (a recall's question)."""
+        lot = self.get_object()
+        links = selectors.lot_genealogy(lot_id=lot.pk, direction=request.query_params.get("direction", "backward"))
+        return Response(
+            {
+                "lot": lot.lot_number,
+                "item": lot.item.sku,
+                "links": GenealogyLinkSerializer(links, many=True).data,
+            }
+        )
 
     def perform_create(self, serializer) -> None:
         data = serializer.validated_data
@@ -166,9 +184,7 @@ class StockMovementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
         serializer = StockMovementCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        quantity = services.quantity_to_base(
-            item_id=data["item"], quantity=data["quantity"], uom_code=data.get("uom")
-        )
+        quantity = services.quantity_to_base(item_id=data["item"], quantity=data["quantity"], uom_code=data.get("uom"))
         reference = DocumentRef(
             document_type=data["document_type"],
             document_id=data["document_id"],
@@ -230,8 +246,7 @@ class ReservationViewSet(viewsets.ReadOnlyModelViewSet):
 
 def _lines(data: list[dict]) -> list[dict]:
     return [
-        {**{k: v for k, v in line.items() if k != "component"}, "component_id": line["component"].pk}
-        for line in data
+        {**{k: v for k, v in line.items() if k != "component"}, "component_id": line["component"].pk} for line in data
     ]
 
 
@@ -269,9 +284,7 @@ class BomViewSet(viewsets.ModelViewSet):
         try:
             on_date = dt.date.fromisoformat(raw_date) if raw_date else None
         except ValueError as exc:
-            raise ValidationFailed(
-                "date is not YYYY-MM-DD.", code="invalid", fields={"date": "YYYY-MM-DD"}
-            ) from exc
+            raise ValidationFailed("date is not YYYY-MM-DD.", code="invalid", fields={"date": "YYYY-MM-DD"}) from exc
         lines = services.bom_explode(bom_id=int(pk), quantity=quantity, on_date=on_date)
         return Response(
             {

@@ -90,8 +90,8 @@ LOTS = [("RM-STEEL", "ST-2401"), ("RM-STEEL", "ST-2402"), ("RM-PAINT", "PC-2401"
         ("SA-100", "FR-0001"), ("PP-MOTOR", "MO-0001")]  # fmt: skip
 # sku, location, quantity, lot: enough purchased parts for ~20 bikes; PP-MOTOR short (1).
 STOCK = [
-    ("PP-RIM", "RM-STORE", "50", None), ("PP-SPOKE", "RM-STORE", "1800", None), ("PP-HUB", "RM-STORE", "50", None),  # noqa: E501
-    ("PP-TIRE", "RM-STORE", "50", None), ("PP-CHAIN", "RM-STORE", "25", None), ("PP-PEDAL", "RM-STORE", "25", None),  # noqa: E501
+    ("PP-RIM", "RM-STORE", "50", None), ("PP-SPOKE", "RM-STORE", "1800", None), ("PP-HUB", "RM-STORE", "50", None),
+    ("PP-TIRE", "RM-STORE", "50", None), ("PP-CHAIN", "RM-STORE", "25", None), ("PP-PEDAL", "RM-STORE", "25", None),
     ("PP-CRANK", "RM-STORE", "25", None), ("PP-SADDLE", "RM-STORE", "25", None),
     ("PP-HANDLEBAR", "RM-STORE", "25", None), ("PP-BOX", "RM-STORE", "5", None),
     ("PP-MOTOR", "RM-STORE", "1", "MO-0001"),

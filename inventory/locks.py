@@ -24,9 +24,7 @@ def _keys_q(keys: Iterable[BalanceKey]) -> Q:
     return q
 
 
-def stock_balances_lock(
-    *, keys: Iterable[BalanceKey], item_location_pairs: Iterable[tuple[int, int]] = ()
-) -> dict:
+def stock_balances_lock(*, keys: Iterable[BalanceKey], item_location_pairs: Iterable[tuple[int, int]] = ()) -> dict:
     """Create missing balance rows (INSERT ... ON CONFLICT DO NOTHING), then lock them in
     (item, location, lot) order with one query. ``item_location_pairs`` additionally locks
     every lot row of an (item, location), for availability checks across lots."""

@@ -159,9 +159,7 @@ class StockPosting(DocumentRefFields):
     class Meta:
         ordering = ["-posted_at", "-id"]
         indexes = [models.Index(fields=["document_type", "document_id"], name="posting_document_idx")]
-        triggers = [
-            pgtrigger.Protect(name="stock_posting_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
-        ]
+        triggers = [pgtrigger.Protect(name="stock_posting_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.movement_type} {self.document_type}:{self.document_id}"
@@ -179,23 +177,15 @@ class StockMovement(models.Model):
     unit_cost = MoneyField()
     value = MoneyField()
     document_line_id = models.BigIntegerField(null=True, blank=True)
-    reservation = models.ForeignKey(
-        "Reservation", on_delete=models.PROTECT, related_name="+", null=True, blank=True
-    )
-    reverses = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
-    )
+    reservation = models.ForeignKey("Reservation", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by")
     posted_at = models.DateTimeField(db_index=True)
 
     class Meta:
         ordering = ["-posted_at", "-id"]
         indexes = [models.Index(fields=["item", "location"], name="movement_item_location_idx")]
         constraints = [models.CheckConstraint(condition=~Q(quantity=0), name="movement_quantity_ne_0")]
-        triggers = [
-            pgtrigger.Protect(
-                name="stock_movement_append_only", operation=pgtrigger.Update | pgtrigger.Delete
-            )
-        ]
+        triggers = [pgtrigger.Protect(name="stock_movement_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self) -> str:
         return f"{self.item_id}@{self.location_id} {self.quantity}"

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from config.fields import ZERO
 from inventory.enums import ReservationStatus
@@ -24,9 +24,7 @@ from inventory.models import (
 )
 
 
-def stock_available(
-    *, item_ids: Iterable[int], location_ids: Iterable[int] | None = None
-) -> dict[int, Decimal]:
+def stock_available(*, item_ids: Iterable[int], location_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
     """Available (on hand - reserved) per item, summed over locations and lots; one query.
     Items without any balance row map to 0."""
     item_ids = list(item_ids)
@@ -116,3 +114,90 @@ def reservation_list() -> QuerySet[Reservation]:
 
 def bom_list() -> QuerySet[Bom]:
     return Bom.objects.select_related("item").prefetch_related("lines__component")
+
+
+@dataclass(frozen=True)
+class GenealogyLink:
+    level: int
+    lot_id: int
+    lot_number: str
+    item_id: int
+    sku: str
+    quantity: Decimal  # consumed into (backward) or produced from (forward) the lot above
+    document_type: str
+    document_id: int
+    document_number: str
+
+
+_CONSUMPTION = ("backflush", "production_issue", "production_return")
+_PRODUCTION = ("production_receipt",)
+
+
+def _net_movements(types: tuple[str, ...]):
+    # A reversal row carries the lot and document of the row it reverses, so it nets out.
+    return StockMovement.objects.filter(
+        Q(movement_type__in=types) | Q(movement_type="reversal", reverses__movement_type__in=types)
+    )
+
+
+def lot_genealogy(*, lot_id: int, direction: str = "backward", max_depth: int = 20) -> list[GenealogyLink]:
+    """Which lots went into a lot (backward) or where a lot went (forward), level by level
+    across production documents, from the ledger itself; one query per direction step."""
+    if direction not in ("backward", "forward"):
+        from config.exceptions import ValidationFailed
+
+        raise ValidationFailed("direction must be backward or forward.", fields={"direction": "backward|forward"})
+    links: list[GenealogyLink] = []
+    frontier, seen = {lot_id}, {lot_id}
+    source_types, target_types = (_PRODUCTION, _CONSUMPTION) if direction == "backward" else (_CONSUMPTION, _PRODUCTION)
+    for level in range(1, max_depth + 1):
+        documents = set(
+            _net_movements(source_types)
+            .filter(lot_id__in=frontier)
+            .values_list("posting__document_type", "posting__document_id")
+            .distinct()
+        )
+        if not documents:
+            break
+        doc_filter = Q()
+        for doc_type, doc_id in documents:
+            doc_filter |= Q(posting__document_type=doc_type, posting__document_id=doc_id)
+        rows = (
+            _net_movements(target_types)
+            .filter(doc_filter, lot__isnull=False)
+            .values(
+                "lot_id",
+                "lot__lot_number",
+                "item_id",
+                "item__sku",
+                "posting__document_type",
+                "posting__document_id",
+                "posting__document_number",
+            )
+            .annotate(quantity=Sum("quantity"))
+            .order_by("item__sku", "lot__lot_number")
+        )
+        next_frontier = set()
+        for row in rows:
+            if row["quantity"] == 0:
+                continue
+            links.append(
+                GenealogyLink(
+                    level=level,
+                    lot_id=row["lot_id"],
+                    lot_number=row["lot__lot_number"],
+                    item_id=row["item_id"],
+                    sku=row["item__sku"],
+                    quantity=abs(row["quantity"]),
+                    document_type=row["posting__document_type"],
+                    document_id=row["posting__document_id"],
+                    document_number=row["posting__document_number"],
+                )
+            )
+            if row["lot_id"] not in seen:
+                next_frontier.add(row["lot_id"])
+                seen.add(row["lot_id"])
+        if not next_frontier:
+            break
+        frontier = next_frontier
+    return links

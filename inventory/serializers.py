@@ -158,7 +158,7 @@ class ReservationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Reservation
         fields = [
-            "id", "item", "sku", "location", "location_code", "lot", "quantity", "consumed_quantity", "status",  # noqa: E501
+            "id", "item", "sku", "location", "location_code", "lot", "quantity", "consumed_quantity", "status",
             "document_type", "document_id", "document_line_id", "document_number", "created_at",
         ]  # fmt: skip
 
@@ -170,7 +170,7 @@ class BomLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = BomLine
         fields = [
-            "id", "position", "component", "component_sku", "quantity", "scrap_percent", "phantom", "flushing",  # noqa: E501
+            "id", "position", "component", "component_sku", "quantity", "scrap_percent", "phantom", "flushing",
             "operation_sequence",
         ]  # fmt: skip
         extra_kwargs = {"position": {"required": False}}
@@ -214,3 +214,15 @@ class WhereUsedLineSerializer(serializers.Serializer):
     bom_version = serializers.IntegerField()
     component_id = serializers.IntegerField()
     quantity = qty()
+
+
+class GenealogyLinkSerializer(serializers.Serializer):
+    level = serializers.IntegerField()
+    lot_id = serializers.IntegerField()
+    lot_number = serializers.CharField()
+    item_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
+    document_type = serializers.CharField()
+    document_id = serializers.IntegerField()
+    document_number = serializers.CharField()

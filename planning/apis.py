@@ -314,9 +314,7 @@ def _date_param(request: Request, name: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError as exc:
-        raise ValidationFailed(
-            f"'{name}' must be an ISO date (YYYY-MM-DD).", fields={name: "Not a date."}
-        ) from exc
+        raise ValidationFailed(f"'{name}' must be an ISO date (YYYY-MM-DD).", fields={name: "Not a date."}) from exc
 
 
 def _operations(rows: list[dict] | None) -> list[services.RoutingOperationData] | None:

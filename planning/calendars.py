@@ -207,9 +207,7 @@ def work_center_times(work_center_ids: Iterable[int]) -> dict[int, WorkCenterTim
 
     ids = set(work_center_ids)
     centers = list(
-        WorkCenter.objects.filter(pk__in=ids).values_list(
-            "pk", "calendar_id", "efficiency_pct", "parallel_units"
-        )
+        WorkCenter.objects.filter(pk__in=ids).values_list("pk", "calendar_id", "efficiency_pct", "parallel_units")
     )
     missing = ids - {row[0] for row in centers}
     if missing:
@@ -234,9 +232,7 @@ def work_center_times(work_center_ids: Iterable[int]) -> dict[int, WorkCenterTim
         for cid in calendar_ids
     }
     return {
-        pk: WorkCenterTime(
-            work_center_id=pk, calendar=patterns[cid], efficiency_pct=eff, parallel_units=units
-        )
+        pk: WorkCenterTime(work_center_id=pk, calendar=patterns[cid], efficiency_pct=eff, parallel_units=units)
         for pk, cid, eff, units in centers
     }
 

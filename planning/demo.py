@@ -58,11 +58,7 @@ def _calendars() -> dict[str, Calendar]:
             existing[code] = services.calendar_create(
                 code=code,
                 name=name,
-                shifts=[
-                    services.ShiftData(weekday=d, start_time=s, end_time=e)
-                    for d in range(5)
-                    for s, e in shifts
-                ],
+                shifts=[services.ShiftData(weekday=d, start_time=s, end_time=e) for d in range(5) for s, e in shifts],
             )
     return existing
 
@@ -95,9 +91,7 @@ def _work_centers(calendars, cost_centers) -> dict[str, WorkCenter]:
 
 def _routings(work_centers) -> None:
     items = dict(Item.objects.filter(sku__in=ROUTINGS).values_list("sku", "pk"))
-    have = set(
-        Routing.objects.filter(item_id__in=items.values(), version=1).values_list("item_id", flat=True)
-    )
+    have = set(Routing.objects.filter(item_id__in=items.values(), version=1).values_list("item_id", flat=True))
     for sku, item_id in items.items():
         if item_id in have:
             continue

@@ -51,9 +51,7 @@ class CalendarShift(models.Model):
         ordering = ["calendar_id", "weekday", "start_time"]
         constraints = [
             models.CheckConstraint(condition=Q(weekday__lte=6), name="calendar_shift_weekday_0_6"),
-            models.CheckConstraint(
-                condition=Q(end_time__gt=F("start_time")), name="calendar_shift_end_after_start"
-            ),
+            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="calendar_shift_end_after_start"),
         ]
 
     def __str__(self) -> str:
@@ -107,9 +105,7 @@ class WorkCenter(TimeStampedModel):
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(condition=Q(efficiency_pct__gt=0), name="work_center_efficiency_gt_0"),
-            models.CheckConstraint(
-                condition=Q(parallel_units__gte=1), name="work_center_parallel_units_gte_1"
-            ),
+            models.CheckConstraint(condition=Q(parallel_units__gte=1), name="work_center_parallel_units_gte_1"),
             models.CheckConstraint(
                 condition=Q(labor_rate__gte=0, machine_rate__gte=0, overhead_rate__gte=0),
                 name="work_center_rates_gte_0",
@@ -147,15 +143,9 @@ class RoutingOperation(models.Model):
     sequence = models.PositiveIntegerField()
     work_center = models.ForeignKey(WorkCenter, on_delete=models.PROTECT, related_name="routing_operations")
     description = models.CharField(max_length=200, blank=True)
-    setup_minutes = models.DecimalField(
-        max_digits=MINUTES_DIGITS, decimal_places=MINUTES_PLACES, default=ZERO
-    )
-    run_minutes_per_unit = models.DecimalField(
-        max_digits=MINUTES_DIGITS, decimal_places=MINUTES_PLACES, default=ZERO
-    )
-    queue_minutes = models.DecimalField(
-        max_digits=MINUTES_DIGITS, decimal_places=MINUTES_PLACES, default=ZERO
-    )
+    setup_minutes = models.DecimalField(max_digits=MINUTES_DIGITS, decimal_places=MINUTES_PLACES, default=ZERO)
+    run_minutes_per_unit = models.DecimalField(max_digits=MINUTES_DIGITS, decimal_places=MINUTES_PLACES, default=ZERO)
+    queue_minutes = models.DecimalField(max_digits=MINUTES_DIGITS, decimal_places=MINUTES_PLACES, default=ZERO)
     move_minutes = models.DecimalField(max_digits=MINUTES_DIGITS, decimal_places=MINUTES_PLACES, default=ZERO)
     # Free text; may hold links to drawings or documents.
     work_instructions = models.TextField(blank=True)
@@ -186,9 +176,7 @@ class CapacityRequirement(models.Model):
     work center on one day. Owned by planning; written only through
     ``capacity_requirements_replace`` so callers from production or MRP never touch it directly."""
 
-    work_center = models.ForeignKey(
-        WorkCenter, on_delete=models.CASCADE, related_name="capacity_requirements"
-    )
+    work_center = models.ForeignKey(WorkCenter, on_delete=models.CASCADE, related_name="capacity_requirements")
     date = models.DateField()
     hours = QuantityField()
     source_type = models.CharField(max_length=32)
@@ -199,9 +187,7 @@ class CapacityRequirement(models.Model):
 
     class Meta:
         ordering = ["work_center_id", "date"]
-        constraints = [
-            models.CheckConstraint(condition=Q(hours__gte=0), name="capacity_requirement_hours_gte_0")
-        ]
+        constraints = [models.CheckConstraint(condition=Q(hours__gte=0), name="capacity_requirement_hours_gte_0")]
         indexes = [
             models.Index(fields=["work_center", "date"], name="capreq_wc_date"),
             models.Index(fields=["source_type", "source_id"], name="capreq_source"),

@@ -171,11 +171,7 @@ def schedule_backward(
         op_end = wc.calendar.subtract(wc.calendar.subtract(moment, minutes_to_seconds(op.move_minutes)), 0)
         op_start = wc.calendar.subtract(op_end, seconds)
         reversed_ops.append(_scheduled(op, wc, op_start, op_end, seconds))
-        moment = (
-            wc.calendar.subtract(op_start, minutes_to_seconds(op.queue_minutes))
-            if op.queue_minutes
-            else op_start
-        )
+        moment = wc.calendar.subtract(op_start, minutes_to_seconds(op.queue_minutes)) if op.queue_minutes else op_start
     start = from_local(moment) if operations else due
     if not_before is not None and start < not_before:
         forward = _forward(operations, not_before, wcs)
@@ -232,9 +228,7 @@ class _Capacity:
                     self.first_free[wc.work_center_id] = day + ONE_DAY
                 day += ONE_DAY
                 continue
-            own_offset = (
-                (moment.hour * 3600 + moment.minute * 60 + moment.second) if day == moment.date() else 0
-            )
+            own_offset = (moment.hour * 3600 + moment.minute * 60 + moment.second) if day == moment.date() else 0
             # Load of earlier operations fills units one by one; the last busy unit is
             # free from this point of the day's working time on.
             busy_on_last_unit = max(0, used - (units - 1) * day_total)
@@ -314,9 +308,7 @@ def schedule_finite(
                     day_hours=hours_by_day(per_day, hours),
                 )
             )
-            moment = (
-                wc.calendar.add(op_end, minutes_to_seconds(op.move_minutes)) if op.move_minutes else op_end
-            )
+            moment = wc.calendar.add(op_end, minutes_to_seconds(op.move_minutes)) if op.move_minutes else op_end
         end = from_local(moment) if order.operations else begin
         late = end - order.due if order.due is not None and end > order.due else None
         results[order.key] = ScheduleResult(operations=scheduled, start=begin, end=end, late_by=late)
@@ -331,8 +323,6 @@ def requirements_from_schedule(result: ScheduleResult) -> list[RequirementSpec]:
         line_id = op.key if isinstance(op.key, int) and not isinstance(op.key, bool) else None
         for day, hours in sorted(op.day_hours.items()):
             rows.append(
-                RequirementSpec(
-                    work_center_id=op.work_center_id, date=day, hours=hours, source_line_id=line_id
-                )
+                RequirementSpec(work_center_id=op.work_center_id, date=day, hours=hours, source_line_id=line_id)
             )
     return rows

@@ -280,9 +280,7 @@ WORK_CENTER_FIELDS = frozenset(
 
 def _validate_work_center(wc: WorkCenter) -> None:
     if wc.efficiency_pct is None or Decimal(wc.efficiency_pct) <= 0:
-        raise ValidationFailed(
-            "Efficiency must be greater than 0 %.", fields={"efficiency_pct": "Must be > 0."}
-        )
+        raise ValidationFailed("Efficiency must be greater than 0 %.", fields={"efficiency_pct": "Must be > 0."})
     if wc.parallel_units is None or int(wc.parallel_units) < 1:
         raise ValidationFailed(
             "Parallel capacity must be at least 1 machine or person.",
@@ -292,9 +290,7 @@ def _validate_work_center(wc: WorkCenter) -> None:
         if Decimal(getattr(wc, name)) < 0:
             raise ValidationFailed(f"{name} must not be negative.", fields={name: "Must not be negative."})
     if not Calendar.objects.filter(pk=wc.calendar_id).exists():
-        raise ValidationFailed(
-            f"Calendar {wc.calendar_id} does not exist.", fields={"calendar": "Does not exist."}
-        )
+        raise ValidationFailed(f"Calendar {wc.calendar_id} does not exist.", fields={"calendar": "Does not exist."})
     if wc.cost_center_id is not None and not CostCenter.objects.filter(pk=wc.cost_center_id).exists():
         raise ValidationFailed(
             f"Cost center {wc.cost_center_id} does not exist.", fields={"cost_center": "Does not exist."}
@@ -432,9 +428,7 @@ def _replace_operations(routing: Routing, operations: Sequence[RoutingOperationD
 
 def _validate_validity(valid_from: date, valid_to: date | None) -> None:
     if valid_to is not None and valid_to < valid_from:
-        raise ValidationFailed(
-            "valid_to must not be before valid_from.", fields={"valid_to": "Before valid_from."}
-        )
+        raise ValidationFailed("valid_to must not be before valid_from.", fields={"valid_to": "Before valid_from."})
 
 
 @transaction.atomic
@@ -456,13 +450,9 @@ def routing_create(
     _validate_validity(valid_from, valid_to)
     _validate_operations(operations)
     if version is None:
-        last = (
-            Routing.objects.filter(item=item).order_by("-version").values_list("version", flat=True).first()
-        )
+        last = Routing.objects.filter(item=item).order_by("-version").values_list("version", flat=True).first()
         version = (last or 0) + 1
-    routing = Routing(
-        item=item, version=version, valid_from=valid_from, valid_to=valid_to, description=description
-    )
+    routing = Routing(item=item, version=version, valid_from=valid_from, valid_to=valid_to, description=description)
     _save_unique(routing, "version")
     _replace_operations(routing, operations)
     return routing
@@ -484,8 +474,7 @@ def routing_update(
     routing = _get(Routing, routing_id, lock=True)
     if routing.status != RoutingStatus.DRAFT:
         raise StateConflict(
-            f"Routing {routing.pk} is {routing.status}; only draft routings can be edited. "
-            "Create a new version.",
+            f"Routing {routing.pk} is {routing.status}; only draft routings can be edited. Create a new version.",
             code="routing_not_draft",
         )
     if valid_from is not None:
@@ -518,17 +507,14 @@ def routing_activate(*, routing_id: int, user: Any = None) -> Routing:
     routing = _get(Routing, routing_id, lock=True)
     _ensure_transition(routing, RoutingStatus.ACTIVE)
     ops = [
-        RoutingOperationData(sequence=op.sequence, work_center_id=op.work_center_id)
-        for op in routing.operations.all()
+        RoutingOperationData(sequence=op.sequence, work_center_id=op.work_center_id) for op in routing.operations.all()
     ]
     if not ops:
         raise ValidationFailed(
             "A routing needs at least one operation to be activated.", fields={"operations": "Empty."}
         )
     _validate_operations(ops)
-    overlap = Routing.objects.filter(item_id=routing.item_id, status=RoutingStatus.ACTIVE).exclude(
-        pk=routing.pk
-    )
+    overlap = Routing.objects.filter(item_id=routing.item_id, status=RoutingStatus.ACTIVE).exclude(pk=routing.pk)
     overlap = overlap.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=routing.valid_from))
     if routing.valid_to is not None:
         overlap = overlap.filter(valid_from__lte=routing.valid_to)
@@ -558,9 +544,7 @@ def routing_obsolete(*, routing_id: int, user: Any = None) -> Routing:
 def routing_delete(*, routing_id: int, user: Any = None) -> None:
     routing = _get(Routing, routing_id, lock=True)
     if routing.status != RoutingStatus.DRAFT:
-        raise StateConflict(
-            "Only draft routings can be deleted; make it obsolete instead.", code="routing_not_draft"
-        )
+        raise StateConflict("Only draft routings can be deleted; make it obsolete instead.", code="routing_not_draft")
     _delete(routing)
 
 
@@ -610,9 +594,7 @@ def capacity_requirements_replace(
             source_line_id=line_id,
             status=status,
         )
-        for (wc_id, day, line_id), hours in sorted(
-            merged.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)
-        )
+        for (wc_id, day, line_id), hours in sorted(merged.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0))
         if hours > 0
     )
 

@@ -91,9 +91,7 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     def _detail(self, order_id: int, status_code: int = status.HTTP_200_OK) -> Response:
         order = selectors.production_order_detail_qs().get(pk=order_id)
-        return Response(
-            ProductionOrderDetailSerializer(order).data, status=status_code, headers={"ETag": _etag(order)}
-        )
+        return Response(ProductionOrderDetailSerializer(order).data, status=status_code, headers={"ETag": _etag(order)})
 
     def retrieve(self, request, *args, **kwargs):
         order = self.get_object()
@@ -108,9 +106,7 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         if "item" not in data:
             item = Item.objects.filter(sku=data.pop("item_sku")).first()
             if item is None:
-                raise ValidationFailed(
-                    "Unknown item_sku.", code="unknown_item", fields={"item_sku": "unknown"}
-                )
+                raise ValidationFailed("Unknown item_sku.", code="unknown_item", fields={"item_sku": "unknown"})
             data["item"] = item.pk
         data.pop("item_sku", None)
         order = services.production_order_create(
@@ -127,9 +123,7 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     @extend_schema(
         request=ProductionOrderUpdateSerializer,
         responses={200: ProductionOrderDetailSerializer},
-        parameters=[
-            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description="ETag of the order")
-        ],
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description="ETag of the order")],
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         body = ProductionOrderUpdateSerializer(data=request.data)
@@ -181,9 +175,7 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def approve_engineering(self, request: Request, pk: str) -> Response:
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.production_order_engineering_approve(
-            order_id=int(pk), user=request.user, **body.validated_data
-        )
+        services.production_order_engineering_approve(order_id=int(pk), user=request.user, **body.validated_data)
         return self._detail(int(pk))
 
     @extend_schema(request=RescheduleSerializer, responses={200: ProductionOrderDetailSerializer})

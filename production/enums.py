@@ -23,9 +23,7 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
 # What each status allows (the spec's status table).
 STRUCTURE_EDITABLE = frozenset({OrderStatus.PLANNED})
 POSTING_ALLOWED = frozenset({OrderStatus.RELEASED, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED})
-OPEN_STATUSES = frozenset(
-    {OrderStatus.PLANNED, OrderStatus.RELEASED, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED}
-)
+OPEN_STATUSES = frozenset({OrderStatus.PLANNED, OrderStatus.RELEASED, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED})
 
 
 class OrderType(models.TextChoices):
@@ -54,3 +52,25 @@ class CostCategory(models.TextChoices):
     MACHINE = "machine", "Machine"
     OVERHEAD = "overhead", "Overhead"
     OUTPUT = "output", "Output (credit)"
+
+
+class PostingStatus(models.TextChoices):
+    NONE = "none", "Nothing to post"
+    PENDING = "pending", "Posting"
+    POSTED = "posted", "Posted"
+    FAILED = "failed", "Failed"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ScrapReason(models.TextChoices):
+    MATERIAL = "material", "Material defect"
+    MACHINE = "machine", "Machine fault"
+    SETUP = "setup", "Setup scrap"
+    HANDLING = "handling", "Handling damage"
+    OPERATOR = "operator", "Operator error"
+    OTHER = "other", "Other"

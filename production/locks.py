@@ -9,8 +9,4 @@ def production_order_qs_select_for_update() -> QuerySet[ProductionOrder]:
 
 
 def order_components_qs_select_for_update(order_id: int) -> QuerySet[OrderComponent]:
-    return (
-        OrderComponent.objects.filter(order_id=order_id)
-        .select_for_update(of=("self",), no_key=True)
-        .order_by("pk")
-    )
+    return OrderComponent.objects.filter(order_id=order_id).select_for_update(of=("self",), no_key=True).order_by("pk")

@@ -1,11 +1,21 @@
 import pghistory
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from config.fields import ZERO, MoneyField, QuantityField
 from config.models import TimeStampedModel
-from production.enums import CostCategory, Flushing, OperationStatus, OrderStatus, OrderType
+from production.enums import (
+    CostCategory,
+    Flushing,
+    OperationStatus,
+    OrderStatus,
+    OrderType,
+    OutboxStatus,
+    PostingStatus,
+    ScrapReason,
+)
 
 
 class OrderNumberSequence(models.Model):
@@ -26,9 +36,7 @@ class ProductionOrder(TimeStampedModel):
     item = models.ForeignKey("inventory.Item", on_delete=models.PROTECT, related_name="+")
     quantity = QuantityField()
     order_type = models.CharField(max_length=3, choices=OrderType.choices)
-    status = models.CharField(
-        max_length=16, choices=OrderStatus.choices, default=OrderStatus.PLANNED, db_index=True
-    )
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PLANNED, db_index=True)
     priority = models.PositiveSmallIntegerField(default=5, help_text="1 = most urgent, 9 = least")
     due_date = models.DateField(db_index=True)
     scheduled_start = models.DateTimeField(null=True, blank=True)
@@ -40,20 +48,14 @@ class ProductionOrder(TimeStampedModel):
     cost_center = models.ForeignKey(
         "planning.CostCenter", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    bom = models.ForeignKey(
-        "inventory.Bom", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    routing = models.ForeignKey(
-        "planning.Routing", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    bom = models.ForeignKey("inventory.Bom", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    routing = models.ForeignKey("planning.Routing", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     issue_location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
     receipt_location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
     # Demand pegging. Sales depends on production, not the other way round, so the sales
     # order line is referenced by id; the sales app enforces one order per line.
     sales_order_line_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
-    )
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
     # ETO orders start in engineering: the structure stays editable until approved.
     engineering_approved_at = models.DateTimeField(null=True, blank=True)
     released_with_shortages = models.BooleanField(default=False)
@@ -67,12 +69,8 @@ class ProductionOrder(TimeStampedModel):
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="production_order_quantity_gt_0"),
-            models.CheckConstraint(
-                condition=Q(priority__gte=1, priority__lte=9), name="production_order_priority_1_9"
-            ),
-            models.CheckConstraint(
-                condition=Q(received_quantity__gte=0), name="production_order_received_gte_0"
-            ),
+            models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=9), name="production_order_priority_1_9"),
+            models.CheckConstraint(condition=Q(received_quantity__gte=0), name="production_order_received_gte_0"),
         ]
         indexes = [models.Index(fields=["status", "due_date"]), models.Index(fields=["item", "status"])]
 
@@ -209,3 +207,109 @@ class OrderCost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.category}"
+
+
+class Operator(TimeStampedModel):
+    """A shop-floor operator: the user who confirms, the badge and PIN they sign in with at
+    a terminal, and the work centers whose operations they may confirm."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator")
+    badge = models.CharField(max_length=32, unique=True)
+    pin_hash = models.CharField(max_length=128, blank=True)
+    work_centers = models.ManyToManyField("planning.WorkCenter", related_name="+", blank=True)
+    failed_pin_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.badge
+
+
+class Confirmation(models.Model):
+    """One report of work on one operation. Immutable once written: a mistake is undone by a
+    reversal, which is a confirmation of its own with the opposite quantities."""
+
+    order = models.ForeignKey(ProductionOrder, on_delete=models.PROTECT, related_name="confirmations")
+    operation = models.ForeignKey(OrderOperation, on_delete=models.PROTECT, related_name="confirmations")
+    work_center = models.ForeignKey("planning.WorkCenter", on_delete=models.PROTECT, related_name="+")
+    good_quantity = QuantityField(default=ZERO)
+    scrap_quantity = QuantityField(default=ZERO)
+    scrap_reason = models.CharField(max_length=16, choices=ScrapReason.choices, blank=True)
+    rework_quantity = QuantityField(default=ZERO)
+    setup_minutes = QuantityField(default=ZERO)
+    labor_minutes = QuantityField(default=ZERO)
+    machine_minutes = QuantityField(default=ZERO)
+    final = models.BooleanField(default=False)
+    # The lot the output goes into (lot-tracked items); generated when not given.
+    output_lot_number = models.CharField(max_length=64, blank=True)
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    reversal_of = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+    reason = models.TextField(blank=True)
+    posting_status = models.CharField(
+        max_length=8, choices=PostingStatus.choices, default=PostingStatus.NONE, db_index=True
+    )
+    posting_error = models.JSONField(null=True, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["order", "operation"])]
+        # What was reported stays as reported: only the posting status may change later.
+        triggers = [
+            pgtrigger.Protect(name="confirmation_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.Protect(
+                name="confirmation_reported_immutable",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange(
+                    "order",
+                    "operation",
+                    "good_quantity",
+                    "scrap_quantity",
+                    "rework_quantity",
+                    "setup_minutes",
+                    "labor_minutes",
+                    "machine_minutes",
+                    "final",
+                    "reversal_of",
+                    "confirmed_at",
+                    "operator",
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.operation_id} #{self.pk}"
+
+    @property
+    def is_reversal(self) -> bool:
+        return self.reversal_of_id is not None
+
+
+class PostingOutbox(models.Model):
+    """Work the confirmation still owes the ledger, written in the confirmation's transaction.
+    The task marks it done in the posting's transaction; the sweeper re-queues whatever a
+    lost task left pending, so no posting is ever lost."""
+
+    confirmation = models.OneToOneField(Confirmation, on_delete=models.PROTECT, related_name="outbox")
+    status = models.CharField(max_length=8, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    # Exactly what to post, decided under the order lock when the confirmation was made:
+    # {"backflush": [{"component_id", "item_id", "location_id", "quantity"}], "receipt": "5"}
+    payload = models.JSONField(default=dict)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["queued_at"], condition=Q(status="pending"), name="outbox_pending_idx"),
+            models.Index(fields=["queued_at"], condition=Q(status="failed"), name="outbox_failed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"outbox {self.confirmation_id} {self.status}"

@@ -28,6 +28,7 @@ def production_order_detail_qs() -> QuerySet[ProductionOrder]:
         ),
         Prefetch("operations", queryset=OrderOperation.objects.select_related("work_center")),
         "costs",
+        "confirmations",
     )
 
 
@@ -62,9 +63,7 @@ def production_order_availability(
     Stock this order already reserved counts as covering it. A few queries, whatever the
     number of components."""
     if components is None:
-        components = list(
-            OrderComponent.objects.filter(order=order).select_related("item").order_by("position")
-        )
+        components = list(OrderComponent.objects.filter(order=order).select_related("item").order_by("position"))
     locations = {c.issue_location_id for c in components}
     codes = dict(Location.objects.filter(pk__in=locations).values_list("pk", "code"))
     available: dict[tuple[int, int], Decimal] = {}
@@ -120,3 +119,70 @@ def production_order_shortages(*, order: ProductionOrder, components: list[Order
         for a in production_order_availability(order=order, components=components)
         if a.short > 0
     ]
+
+
+@dataclass(frozen=True)
+class ConsumptionPreview:
+    component_id: int
+    item_id: int
+    sku: str
+    flushing: str
+    operation_sequence: int | None
+    bom_quantity_per_unit: Decimal
+    required: Decimal
+    reserved: Decimal
+    issued: Decimal
+    backflush_now: Decimal
+    available: Decimal
+
+
+def confirmation_preview(
+    *, operation_id: int, good_quantity: Decimal, scrap_quantity: Decimal
+) -> list[ConsumptionPreview]:
+    """What a confirmation would backflush, next to what the order requires, has reserved and
+    has issued per component: shown before the operator confirms."""
+    from production.services.confirmations import backflush_lines
+
+    operation = OrderOperation.objects.select_related("order").filter(pk=operation_id).first()
+    if operation is None:
+        from config.exceptions import NotFound
+
+        raise NotFound(f"Operation {operation_id} does not exist.", fields={"operation": "unknown"})
+    order = operation.order
+    operations = list(OrderOperation.objects.filter(order=order).order_by("sequence"))
+    components = list(OrderComponent.objects.filter(order=order).select_related("item__uom").order_by("position"))
+    before = operation.confirmed_good + operation.confirmed_scrap
+    lines = {
+        ln.component_id: ln.quantity
+        for ln in backflush_lines(
+            order=order,
+            operation=operation,
+            operations=operations,
+            components=components,
+            quantity_before=before,
+            quantity_after=before + good_quantity + scrap_quantity,
+        )
+    }
+    availability = {a.component_id: a for a in production_order_availability(order=order, components=components)}
+    return [
+        ConsumptionPreview(
+            component_id=c.pk,
+            item_id=c.item_id,
+            sku=c.item.sku,
+            flushing=c.flushing,
+            operation_sequence=c.operation_sequence,
+            bom_quantity_per_unit=c.quantity_per_unit,
+            required=c.required_quantity,
+            reserved=availability[c.pk].reserved_for_order,
+            issued=c.issued_quantity,
+            backflush_now=lines.get(c.pk, ZERO),
+            available=availability[c.pk].available,
+        )
+        for c in components
+    ]
+
+
+def confirmation_list() -> QuerySet:
+    from production.models import Confirmation
+
+    return Confirmation.objects.select_related("order", "operation", "work_center", "operator")

@@ -6,8 +6,15 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from config.fields import QTY_DIGITS, QTY_PLACES
-from production.enums import Flushing, OrderType
-from production.models import OrderComponent, OrderCost, OrderOperation, OrderStatusChange, ProductionOrder
+from production.enums import Flushing, OrderType, ScrapReason
+from production.models import (
+    Confirmation,
+    OrderComponent,
+    OrderCost,
+    OrderOperation,
+    OrderStatusChange,
+    ProductionOrder,
+)
 
 
 def Qty(**kwargs) -> serializers.DecimalField:
@@ -122,8 +129,18 @@ class ProductionOrderDetailSerializer(ProductionOrderListSerializer):
     issue_location_code = serializers.CharField(source="issue_location.code", read_only=True)
     receipt_location_code = serializers.CharField(source="receipt_location.code", read_only=True)
 
+    posting_summary = serializers.SerializerMethodField()
+
+    def get_posting_summary(self, order) -> dict:
+        counts = {status: 0 for status in ("pending", "posted", "failed")}
+        for confirmation in order.confirmations.all():
+            if confirmation.posting_status in counts:
+                counts[confirmation.posting_status] += 1
+        return counts
+
     class Meta(ProductionOrderListSerializer.Meta):
         fields = [
+            "posting_summary",
             *ProductionOrderListSerializer.Meta.fields,
             "actual_start",
             "actual_end",
@@ -258,3 +275,75 @@ class AuditEventSerializer(serializers.Serializer):
     label = serializers.CharField(source="pgh_label")
     changes = serializers.JSONField(source="pgh_diff")
     context = serializers.JSONField(source="pgh_context")
+
+
+class ConfirmationSerializer(serializers.ModelSerializer):
+    order_number = serializers.CharField(source="order.number", read_only=True)
+    operation_sequence = serializers.IntegerField(source="operation.sequence", read_only=True)
+    work_center_code = serializers.CharField(source="work_center.code", read_only=True)
+    operator_username = serializers.CharField(source="operator.username", read_only=True)
+
+    class Meta:
+        model = Confirmation
+        fields = [
+            "id",
+            "order",
+            "order_number",
+            "operation",
+            "operation_sequence",
+            "work_center",
+            "work_center_code",
+            "good_quantity",
+            "scrap_quantity",
+            "scrap_reason",
+            "rework_quantity",
+            "setup_minutes",
+            "labor_minutes",
+            "machine_minutes",
+            "final",
+            "output_lot_number",
+            "operator",
+            "operator_username",
+            "confirmed_at",
+            "created_at",
+            "reversal_of",
+            "reason",
+            "posting_status",
+            "posting_error",
+            "posted_at",
+        ]
+        read_only_fields = fields
+
+
+class ConfirmationCreateSerializer(serializers.Serializer):
+    operation = serializers.IntegerField()
+    good_quantity = Qty(default=Decimal(0))
+    scrap_quantity = Qty(default=Decimal(0))
+    scrap_reason = serializers.ChoiceField(choices=ScrapReason.choices, required=False, allow_blank=True, default="")
+    rework_quantity = Qty(default=Decimal(0))
+    setup_minutes = Qty(default=Decimal(0))
+    labor_minutes = Qty(default=Decimal(0))
+    machine_minutes = Qty(default=Decimal(0))
+    final = serializers.BooleanField(default=False)
+    output_lot_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    confirmed_at = serializers.DateTimeField(required=False)
+
+
+class ConfirmationPreviewQuerySerializer(serializers.Serializer):
+    operation = serializers.IntegerField()
+    good_quantity = Qty(default=Decimal(0), min_value=Decimal(0))
+    scrap_quantity = Qty(default=Decimal(0), min_value=Decimal(0))
+
+
+class ConsumptionPreviewSerializer(serializers.Serializer):
+    component_id = serializers.IntegerField()
+    item_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    flushing = serializers.CharField()
+    operation_sequence = serializers.IntegerField(allow_null=True)
+    bom_quantity_per_unit = Qty()
+    required = Qty()
+    reserved = Qty()
+    issued = Qty()
+    backflush_now = Qty()
+    available = Qty()

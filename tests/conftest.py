@@ -85,9 +85,7 @@ def celery_session_worker(django_db_setup, django_db_blocker) -> Iterator[object
 
     with django_db_blocker.unblock():
         app.connection_for_write().default_channel.queue_purge(app.conf.task_default_queue)
-        with start_worker(
-            app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30
-        ) as worker:
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30) as worker:
             yield worker
 
 

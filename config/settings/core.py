@@ -114,3 +114,7 @@ LOGGING = {
 # Default locations of production orders (codes of inventory locations).
 PRODUCTION_ISSUE_LOCATION = os.environ.get("PRODUCTION_ISSUE_LOCATION", "RM-STORE")
 PRODUCTION_RECEIPT_LOCATION = os.environ.get("PRODUCTION_RECEIPT_LOCATION", "FG-STORE")
+# Confirmations: how far beyond the order quantity an operation may be confirmed (percent),
+# and after how many seconds the sweeper re-queues a posting whose task was lost.
+CONFIRMATION_TOLERANCE_PERCENT = os.environ.get("CONFIRMATION_TOLERANCE_PERCENT", "0")
+POSTING_OUTBOX_REQUEUE_SECONDS = int(os.environ.get("POSTING_OUTBOX_REQUEUE_SECONDS", "30"))

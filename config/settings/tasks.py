@@ -15,6 +15,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "prodorders"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "posting-outbox-sweep": {
+        "task": "production.tasks.posting_outbox_sweep_task",
+        "schedule": 15.0,
+    },
     "idempotency-keys-purge": {
         "task": "config.tasks.idempotency_keys_purge_task",
         "schedule": crontab(minute=17),

@@ -49,9 +49,7 @@ class WhereUsedLine:
 # ---------------------------------------------------------------- cycle check
 
 
-def bom_cycle_check(
-    *, parent_item_id: int, component_ids: Iterable[int], exclude_bom_id: int | None = None
-) -> None:
+def bom_cycle_check(*, parent_item_id: int, component_ids: Iterable[int], exclude_bom_id: int | None = None) -> None:
     """Refuse components that contain ``parent_item_id`` at any depth (through active and
     draft BOMs). The error shows the path, e.g. ``FG-1 → SA-1 → FG-1``."""
     component_ids = set(component_ids)
@@ -61,9 +59,7 @@ def bom_cycle_check(
     depth = 0
     while frontier and hit is None and depth < MAX_DEPTH:
         depth += 1
-        qs = BomLine.objects.filter(
-            bom__item_id__in=frontier, bom__status__in=[BomStatus.ACTIVE, BomStatus.DRAFT]
-        )
+        qs = BomLine.objects.filter(bom__item_id__in=frontier, bom__status__in=[BomStatus.ACTIVE, BomStatus.DRAFT])
         if exclude_bom_id:
             qs = qs.exclude(bom_id=exclude_bom_id)
         nxt: set[int] = set()
@@ -120,9 +116,7 @@ def _validate_lines(*, item_id: int, lines: list[dict[str, Any]]) -> None:
                 fields={f"{prefix}.scrap_percent": "0 <= scrap < 100"},
             )
         if line.get("flushing", Flushing.MANUAL) not in Flushing.values:
-            raise ValidationFailed(
-                "Unknown flushing.", code="invalid", fields={f"{prefix}.flushing": "unknown"}
-            )
+            raise ValidationFailed("Unknown flushing.", code="invalid", fields={f"{prefix}.flushing": "unknown"})
     known = set(Item.objects.filter(pk__in=[ln["component_id"] for ln in lines]).values_list("pk", flat=True))
     for index, line in enumerate(lines):
         if line["component_id"] not in known:
@@ -189,17 +183,14 @@ def bom_create(
     }
     _validate_header(header)
     if not Item.objects.filter(pk=item_id).exists():
-        raise ValidationFailed(
-            f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"}
-        )
+        raise ValidationFailed(f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"})
     _validate_lines(item_id=item_id, lines=lines)
     # Serialise BOM writes for one parent, so two edits cannot each pass the cycle check.
     Item.objects.select_for_update().filter(pk=item_id).first()
     bom_cycle_check(parent_item_id=item_id, component_ids=[ln["component_id"] for ln in lines])
     if version is None:
         version = (
-            Bom.objects.filter(item_id=item_id).order_by("-version").values_list("version", flat=True).first()
-            or 0
+            Bom.objects.filter(item_id=item_id).order_by("-version").values_list("version", flat=True).first() or 0
         ) + 1
     try:
         with transaction.atomic():
@@ -243,9 +234,7 @@ def bom_update(*, bom_id: int, user, lines: list[dict[str, Any]] | None = None, 
         with transaction.atomic():
             bom.save()
     except IntegrityError as exc:
-        raise ValidationFailed(
-            "Version exists.", code="duplicate", fields={"version": "already exists"}
-        ) from exc
+        raise ValidationFailed("Version exists.", code="duplicate", fields={"version": "already exists"}) from exc
     if lines is not None:
         bom.lines.all().delete()
         _write_lines(bom, lines)
@@ -290,9 +279,7 @@ def low_level_codes_update() -> int:
 
 def _children_of_all() -> list[tuple[int, int]]:
     return list(
-        BomLine.objects.filter(bom__status=BomStatus.ACTIVE)
-        .values_list("bom__item_id", "component_id")
-        .distinct()
+        BomLine.objects.filter(bom__status=BomStatus.ACTIVE).values_list("bom__item_id", "component_id").distinct()
     )
 
 
@@ -349,9 +336,7 @@ def bom_explode(*, bom_id: int, quantity: Decimal, on_date: dt.date | None = Non
     while work:
         depth += 1
         if depth > MAX_DEPTH:
-            raise ValidationFailed(
-                "BOM structure too deep (a cycle?).", code="bom_cycle", fields={"bom": "too deep"}
-            )
+            raise ValidationFailed("BOM structure too deep (a cycle?).", code="bom_cycle", fields={"bom": "too deep"})
         # Expand phantoms within the same level first (they may nest).
         explode_next: list[tuple[int, Decimal, int, bool]] = []
         for bom, parent_qty, level in work:
@@ -397,9 +382,7 @@ def bom_where_used(*, item_id: int, include_draft: bool = False) -> list[WhereUs
     """Every BOM that uses the item, directly (level 1) or through sub-assemblies."""
     statuses = [BomStatus.ACTIVE, BomStatus.DRAFT] if include_draft else [BomStatus.ACTIVE]
     if not Item.objects.filter(pk=item_id).exists():
-        raise ValidationFailed(
-            f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"}
-        )
+        raise ValidationFailed(f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"})
     result: list[WhereUsedLine] = []
     seen: set[int] = {item_id}
     frontier = {item_id}

@@ -16,19 +16,13 @@ def quantity_to_base(*, item_id: int, quantity: Decimal, uom_code: str | None) -
     itself returns the quantity unchanged."""
     item = Item.objects.select_related("uom").filter(pk=item_id).first()
     if item is None:
-        raise ValidationFailed(
-            f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"}
-        )
+        raise ValidationFailed(f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"})
     if uom_code is None or uom_code == item.uom.code:
         return Decimal(quantity)
     uom = UnitOfMeasure.objects.filter(code=uom_code).first()
     if uom is None:
-        raise ValidationFailed(
-            f"Unknown unit {uom_code!r}.", code="unknown_unit", fields={"uom": "unknown unit"}
-        )
-    factor = (
-        ItemUnitConversion.objects.filter(item_id=item_id, uom=uom).values_list("factor", flat=True).first()
-    )
+        raise ValidationFailed(f"Unknown unit {uom_code!r}.", code="unknown_unit", fields={"uom": "unknown unit"})
+    factor = ItemUnitConversion.objects.filter(item_id=item_id, uom=uom).values_list("factor", flat=True).first()
     if factor is None:
         raise ValidationFailed(
             f"{item.sku} has no conversion from {uom_code} to {item.uom.code}.",
@@ -61,9 +55,7 @@ def unit_update(*, unit_id: int, user, **data: Any) -> UnitOfMeasure:
 
 def item_unit_conversion_set(*, item_id: int, uom_id: int, factor: Decimal, user) -> ItemUnitConversion:
     if Decimal(factor) <= 0:
-        raise ValidationFailed(
-            "Factor must be positive.", code="invalid_factor", fields={"factor": "must be > 0"}
-        )
+        raise ValidationFailed("Factor must be positive.", code="invalid_factor", fields={"factor": "must be > 0"})
     item = Item.objects.get(pk=item_id)
     if item.uom_id == uom_id:
         raise ValidationFailed(
@@ -116,9 +108,7 @@ def location_update(*, location_id: int, user, **data: Any) -> Location:
 def lot_create(*, item_id: int, lot_number: str, expiry_date=None, user) -> Lot:
     item = Item.objects.filter(pk=item_id).first()
     if item is None:
-        raise ValidationFailed(
-            f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"}
-        )
+        raise ValidationFailed(f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"})
     if not item.lot_tracked:
         raise ValidationFailed(
             f"{item.sku} is not lot-tracked.", code="lot_not_allowed", fields={"item": "not lot-tracked"}

@@ -62,9 +62,7 @@ class _Line:
 
 def _validate_reference(reference: DocumentRef) -> None:
     if not reference.document_type:
-        raise ValidationFailed(
-            "A document type is required.", code="required", fields={"document_type": "required"}
-        )
+        raise ValidationFailed("A document type is required.", code="required", fields={"document_type": "required"})
 
 
 def _load_master(lines: Sequence[PostingLine]) -> tuple[dict[int, Item], dict[int, Location], dict[int, Lot]]:
@@ -84,9 +82,7 @@ def _validate_lines(
             fields={"movement_type": f"one of {', '.join(MovementType.values)}"},
         )
     if not lines:
-        raise ValidationFailed(
-            "A posting needs at least one line.", code="required", fields={"lines": "required"}
-        )
+        raise ValidationFailed("A posting needs at least one line.", code="required", fields={"lines": "required"})
     sign = MOVEMENT_SIGN[movement_type]
     for index, ln in enumerate(lines):
         prefix = f"lines[{index}]"
@@ -120,7 +116,7 @@ def _validate_lines(
             )
         if qty != qty.quantize(Decimal(1).scaleb(-min(item.uom.decimals, 4))):
             raise ValidationFailed(
-                f"{item.sku} is counted in {item.uom.code}, which allows {item.uom.decimals} decimals; got {qty}.",  # noqa: E501
+                f"{item.sku} is counted in {item.uom.code}, which allows {item.uom.decimals} decimals; got {qty}.",
                 code="too_many_decimals",
                 fields={f"{prefix}.quantity": f"at most {item.uom.decimals} decimals"},
             )
@@ -280,8 +276,7 @@ def _post(
             lot = lots.get(key[2]) if key[2] else None
             at = f"{location.code}" + (f" lot {lot.lot_number}" if lot else "")
             raise InsufficientStock(
-                f"Insufficient stock of {item.sku} at {at}: "
-                f"needed {_fmt(-delta)}, available {_fmt(balance.on_hand)}.",
+                f"Insufficient stock of {item.sku} at {at}: needed {_fmt(-delta)}, available {_fmt(balance.on_hand)}.",
                 fields={
                     "item": item.sku,
                     "location": location.code,
@@ -296,9 +291,7 @@ def _post(
     changed = [balances[k] for k in set(on_hand_delta) | set(reserved_delta)]
     StockBalance.objects.bulk_update(changed, ["on_hand", "reserved"])
     if reservations:
-        Reservation.objects.bulk_update(
-            list(reservations.values()), ["consumed_quantity", "status", "updated_at"]
-        )
+        Reservation.objects.bulk_update(list(reservations.values()), ["consumed_quantity", "status", "updated_at"])
 
     StockMovement.objects.bulk_create(
         [
@@ -310,9 +303,7 @@ def _post(
                 lot_id=ln.line.lot_id,
                 quantity=Decimal(ln.line.quantity),
                 unit_cost=(
-                    cost := items[ln.line.item_id].standard_cost
-                    if ln.line.unit_cost is None
-                    else ln.line.unit_cost
+                    cost := items[ln.line.item_id].standard_cost if ln.line.unit_cost is None else ln.line.unit_cost
                 ),
                 value=(Decimal(ln.line.quantity) * cost).quantize(QTY_QUANT),
                 document_line_id=ln.line.document_line_id or reference.document_line_id,
@@ -391,9 +382,7 @@ def stock_transfer(
 
 
 @transaction.atomic
-def stock_posting_reverse(
-    *, posting_id: int, user, reason: str, posting_key: str | None = None
-) -> StockPosting:
+def stock_posting_reverse(*, posting_id: int, user, reason: str, posting_key: str | None = None) -> StockPosting:
     """Write the opposite rows of a posting and link both. Consumed reservations stay
     consumed: the document that issued against them decides whether to reserve again."""
     if posting_key is not None:
@@ -403,9 +392,7 @@ def stock_posting_reverse(
     try:
         original = stock_posting_qs_select_for_update().get(pk=posting_id)
     except StockPosting.DoesNotExist as exc:
-        raise NotFound(
-            f"Stock posting {posting_id} does not exist.", fields={"posting_id": "unknown"}
-        ) from exc
+        raise NotFound(f"Stock posting {posting_id} does not exist.", fields={"posting_id": "unknown"}) from exc
     # Guards run after the lock: a concurrent reversal of the same posting waits here.
     if original.movement_type == MovementType.REVERSAL:
         raise StateConflict(
@@ -476,9 +463,7 @@ def reservation_create(
     item = Item.objects.filter(pk=item_id).first()
     location = Location.objects.filter(pk=location_id).first()
     if item is None:
-        raise ValidationFailed(
-            f"Item {item_id} does not exist.", code="unknown_item", fields={"item_id": "unknown"}
-        )
+        raise ValidationFailed(f"Item {item_id} does not exist.", code="unknown_item", fields={"item_id": "unknown"})
     if location is None:
         raise ValidationFailed(
             f"Location {location_id} does not exist.",
@@ -520,9 +505,7 @@ def reservation_create(
 
 
 @transaction.atomic
-def reservations_release(
-    *, document_type: str, document_id: int, user, document_line_id: int | None = None
-) -> int:
+def reservations_release(*, document_type: str, document_id: int, user, document_line_id: int | None = None) -> int:
     """Close every open reservation of a document (or one of its lines); returns how many."""
     qs = reservations_qs_select_for_update().filter(
         document_type=document_type, document_id=document_id, status=ReservationStatus.OPEN

@@ -1,5 +1,14 @@
 """Every write to production orders. Import from here: ``from production import services``."""
 
+from production.services.confirmations import (
+    ConfirmationInput,
+    backflush_lines,
+    confirmation_create,
+    confirmation_post,
+    confirmation_posting_retry,
+    confirmation_reverse,
+    posting_outbox_sweep,
+)
 from production.services.lifecycle import (
     production_order_cancel,
     production_order_close,
@@ -24,8 +33,15 @@ from production.services.orders import (
 
 __all__ = [
     "ComponentInput",
+    "ConfirmationInput",
     "IssueLine",
     "OperationInput",
+    "backflush_lines",
+    "confirmation_create",
+    "confirmation_post",
+    "confirmation_posting_retry",
+    "confirmation_reverse",
+    "posting_outbox_sweep",
     "production_order_cancel",
     "production_order_close",
     "production_order_component_add",

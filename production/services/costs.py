@@ -54,11 +54,7 @@ def order_costs_plan(*, order: ProductionOrder) -> None:
 
 def planned_unit_cost(order: ProductionOrder) -> Decimal:
     """Planned cost of one unit of output: what goods receipts are valued at."""
-    total = (
-        OrderCost.objects.filter(order=order)
-        .exclude(category=CostCategory.OUTPUT)
-        .aggregate(t=Sum("planned"))["t"]
-    )
+    total = OrderCost.objects.filter(order=order).exclude(category=CostCategory.OUTPUT).aggregate(t=Sum("planned"))["t"]
     if total is None:
         total = sum((v for (c, _), v in _planned(order).items() if c != CostCategory.OUTPUT), ZERO)
     return m(total / order.quantity) if order.quantity else ZERO
@@ -84,9 +80,7 @@ def _actual(order: ProductionOrder) -> dict[Key, Decimal]:
         wc = centers[op.work_center_id]
         labor_hours = (op.actual_setup_minutes + op.actual_labor_minutes) / SIXTY
         totals[(CostCategory.LABOR, wc.cost_center_id)] += labor_hours * wc.labor_rate
-        totals[(CostCategory.MACHINE, wc.cost_center_id)] += (
-            op.actual_machine_minutes / SIXTY * wc.machine_rate
-        )
+        totals[(CostCategory.MACHINE, wc.cost_center_id)] += op.actual_machine_minutes / SIXTY * wc.machine_rate
         totals[(CostCategory.OVERHEAD, wc.cost_center_id)] += labor_hours * wc.overhead_rate
     return totals
 

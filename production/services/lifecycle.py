@@ -10,7 +10,7 @@ from inventory.enums import MovementType
 from inventory.models import StockPosting
 from inventory.services import DocumentRef, PostingLine, reservation_create, reservations_release, stock_post
 from planning.services import capacity_requirements_clear
-from production.enums import Flushing, OperationStatus, OrderStatus, OrderType
+from production.enums import Flushing, OperationStatus, OrderStatus, OrderType, PostingStatus
 from production.models import OrderComponent, ProductionOrder
 from production.selectors import Shortage, production_order_shortages
 from production.services.common import DOCUMENT_TYPE, audit, ensure_transition, set_status
@@ -39,9 +39,7 @@ def _shortage_fields(shortages: list[Shortage]) -> dict:
 
 
 @transaction.atomic
-def production_order_release(
-    *, order_id: int, user, force: bool = False, reason: str = ""
-) -> ProductionOrder:
+def production_order_release(*, order_id: int, user, force: bool = False, reason: str = "") -> ProductionOrder:
     """Approve the order for the floor: check availability, reserve the components, issue the
     forward-flushed ones, schedule. With shortages the release is refused unless the planner
     forces it, which is recorded."""
@@ -53,10 +51,7 @@ def production_order_release(
             code="engineering_not_approved",
         )
     components = list(
-        OrderComponent.objects.filter(order=order)
-        .select_related("item")
-        .select_for_update(of=("self",))
-        .order_by("pk")
+        OrderComponent.objects.filter(order=order).select_related("item").select_for_update(of=("self",)).order_by("pk")
     )
     if not components and not order.operations.exists():
         raise StateConflict(
@@ -165,6 +160,13 @@ def production_order_close(*, order_id: int, user, reason: str = "") -> Producti
     variances, and refuse every further posting."""
     order = _locked_order(order_id)
     ensure_transition(order, OrderStatus.CLOSED)
+    open_postings = order.confirmations.filter(posting_status__in=[PostingStatus.PENDING, PostingStatus.FAILED]).count()
+    if open_postings:
+        raise StateConflict(
+            f"Order {order.number} has {open_postings} confirmation posting(s) pending or failed; resolve "
+            "them (posting errors) before closing, or their material would never be posted.",
+            code="postings_open",
+        )
     with audit(user, "close", reason):
         reservations_release(document_type=DOCUMENT_TYPE, document_id=order.pk, user=user)
         capacity_requirements_clear(source_type="production_order", source_id=order.pk)
@@ -185,9 +187,7 @@ def production_order_engineering_approve(*, order_id: int, user, reason: str = "
     if order.order_type != OrderType.ETO:
         raise StateConflict(f"Order {order.number} is not an ETO order.", code="not_eto")
     if order.engineering_approved_at is not None:
-        raise StateConflict(
-            f"Order {order.number} is already approved by engineering.", code="already_approved"
-        )
+        raise StateConflict(f"Order {order.number} is already approved by engineering.", code="already_approved")
     if order.status != OrderStatus.PLANNED:
         raise StateConflict(f"Order {order.number} is not planned.", code="invalid_transition")
     if not order.components.exists() or not order.operations.exists():

@@ -24,9 +24,7 @@ def lot_split(item: Item, location_id: int, quantity: Decimal) -> list[tuple[int
     if not item.lot_tracked:
         return [(None, quantity)]
     balances = (
-        StockBalance.objects.filter(
-            item_id=item.pk, location_id=location_id, lot__isnull=False, on_hand__gt=0
-        )
+        StockBalance.objects.filter(item_id=item.pk, location_id=location_id, lot__isnull=False, on_hand__gt=0)
         .select_related("lot")
         .order_by(F("lot__expiry_date").asc(nulls_last=True), "lot_id")
     )
@@ -96,9 +94,7 @@ def production_order_issue(
             field = f"lines[{index}]"
             quantity = Decimal(line.quantity)
             if quantity == 0:
-                raise ValidationFailed(
-                    "quantity must not be zero.", fields={f"{field}.quantity": "must not be 0"}
-                )
+                raise ValidationFailed("quantity must not be zero.", fields={f"{field}.quantity": "must not be 0"})
             component = components.get(line.component_id) if line.component_id else by_item.get(line.item_id)
             if line.component_id and component is None:
                 raise ValidationFailed(
@@ -146,18 +142,14 @@ def production_order_issue(
         posting = stock_post(
             movement_type=MovementType.PRODUCTION_ISSUE if issues else MovementType.PRODUCTION_RETURN,
             lines=posting_lines,
-            reference=DocumentRef(
-                document_type=DOCUMENT_TYPE, document_id=order.pk, document_number=order.number
-            ),
+            reference=DocumentRef(document_type=DOCUMENT_TYPE, document_id=order.pk, document_number=order.number),
             user=user,
             posting_key=posting_key,
             note=note,
         )
         for component in touched.values():
             moved = sum((-pl.quantity for pl in posting_lines if pl.document_line_id == component.pk), ZERO)
-            OrderComponent.objects.filter(pk=component.pk).update(
-                issued_quantity=F("issued_quantity") + moved
-            )
+            OrderComponent.objects.filter(pk=component.pk).update(issued_quantity=F("issued_quantity") + moved)
     return posting
 
 
@@ -173,11 +165,7 @@ def _unplanned_component(order: ProductionOrder, line: IssueLine, field: str) ->
             fields={f"{field}.item": "equals the order's item"},
         )
     last = (
-        OrderComponent.objects.filter(order=order)
-        .order_by("-position")
-        .values_list("position", flat=True)
-        .first()
-        or 0
+        OrderComponent.objects.filter(order=order).order_by("-position").values_list("position", flat=True).first() or 0
     )
     return OrderComponent.objects.create(
         order=order,

@@ -108,13 +108,9 @@ def production_order_create(
     quantity = _validate_quantity(quantity)
     item = Item.objects.filter(pk=item_id).first()
     if item is None:
-        raise ValidationFailed(
-            f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"}
-        )
+        raise ValidationFailed(f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"})
     if not item.is_active:
-        raise ValidationFailed(
-            f"Item {item.sku} is inactive.", code="inactive_item", fields={"item": "inactive"}
-        )
+        raise ValidationFailed(f"Item {item.sku} is inactive.", code="inactive_item", fields={"item": "inactive"})
     if item.procurement != Procurement.MAKE:
         raise ValidationFailed(
             f"Item {item.sku} is bought, not made; it gets a purchase requisition, not a production order.",
@@ -207,9 +203,7 @@ def production_order_create(
                 for index, draft in enumerate(components)
             ]
         )
-        OrderOperation.objects.bulk_create(
-            [OrderOperation(order=order, **draft.as_fields()) for draft in operations]
-        )
+        OrderOperation.objects.bulk_create([OrderOperation(order=order, **draft.as_fields()) for draft in operations])
         production_order_schedule(order=order, start=None if start_date is None else _start_of(start_date))
     return order
 
@@ -295,8 +289,7 @@ def _ensure_open(order: ProductionOrder) -> None:
 
     if order.status in (OrderStatus.COMPLETED, OrderStatus.CLOSED, OrderStatus.CANCELLED):
         raise StateConflict(
-            f"Order {order.number} is {OrderStatus(order.status).label.lower()} and can no longer be "
-            "rescheduled.",
+            f"Order {order.number} is {OrderStatus(order.status).label.lower()} and can no longer be rescheduled.",
             code="order_locked",
         )
 
@@ -347,17 +340,11 @@ def _validate_component(data: ComponentInput) -> Item:
     if item is None:
         raise ValidationFailed("Unknown component item.", code="unknown_item", fields={"item": "unknown"})
     if data.quantity_per_unit == 0:
-        raise ValidationFailed(
-            "quantity_per_unit must not be zero.", fields={"quantity_per_unit": "must not be 0"}
-        )
+        raise ValidationFailed("quantity_per_unit must not be zero.", fields={"quantity_per_unit": "must not be 0"})
     if not (ZERO <= Decimal(data.scrap_percent) < HUNDRED):
-        raise ValidationFailed(
-            "scrap_percent must be from 0 to under 100.", fields={"scrap_percent": "0..100"}
-        )
+        raise ValidationFailed("scrap_percent must be from 0 to under 100.", fields={"scrap_percent": "0..100"})
     if data.flushing not in Flushing.values:
-        raise ValidationFailed(
-            f"flushing must be one of {', '.join(Flushing.values)}.", fields={"flushing": "invalid"}
-        )
+        raise ValidationFailed(f"flushing must be one of {', '.join(Flushing.values)}.", fields={"flushing": "invalid"})
     return item
 
 
@@ -429,13 +416,9 @@ def production_order_component_remove(*, order_id: int, component_id: int, user)
 def _validate_operation(data: OperationInput) -> WorkCenter:
     work_center = WorkCenter.objects.filter(pk=data.work_center_id).first()
     if work_center is None:
-        raise ValidationFailed(
-            "Unknown work center.", code="unknown_work_center", fields={"work_center": "unknown"}
-        )
+        raise ValidationFailed("Unknown work center.", code="unknown_work_center", fields={"work_center": "unknown"})
     if not work_center.is_active:
-        raise ValidationFailed(
-            f"Work center {work_center.code} is inactive.", fields={"work_center": "inactive"}
-        )
+        raise ValidationFailed(f"Work center {work_center.code} is inactive.", fields={"work_center": "inactive"})
     for name in ("setup_minutes", "run_minutes_per_unit", "queue_minutes", "move_minutes"):
         if Decimal(getattr(data, name)) < 0:
             raise ValidationFailed(f"{name} must not be negative.", fields={name: "must be >= 0"})
@@ -454,9 +437,7 @@ def production_order_operation_add(*, order_id: int, data: OperationInput, user)
             f"Operation {data.sequence} already exists on {order.number}.", fields={"sequence": "taken"}
         )
     with audit(user, "operation_add"):
-        operation = OrderOperation.objects.create(
-            order=order, **structure.OperationDraft(**data.__dict__).as_fields()
-        )
+        operation = OrderOperation.objects.create(order=order, **structure.OperationDraft(**data.__dict__).as_fields())
         _bump(order)
         production_order_schedule(order=order)
     return operation

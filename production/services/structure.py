@@ -104,9 +104,7 @@ def components_from_bom(*, bom: Bom, on_date: dt.date) -> list[ComponentDraft]:
                 # A phantom without a BOM cannot be exploded: keep it as a normal component
                 # so the shortage shows up instead of silently vanishing.
                 drafts.append(
-                    ComponentDraft(
-                        line.component_id, per_unit, Decimal(line.scrap_percent), line.flushing, operation
-                    )
+                    ComponentDraft(line.component_id, per_unit, Decimal(line.scrap_percent), line.flushing, operation)
                 )
                 continue
             for child in lines_by_bom.get(phantom_bom.pk, []):

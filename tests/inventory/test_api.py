@@ -123,9 +123,7 @@ def test_stock_movements_post_receipt_issue_transfer_and_filters(planner_api, vi
     assert r.json()["movements"][0]["quantity"] == "-2.0000"
     balances = viewer_api.get(f"{API}/stock-balances/?sku=PP-RIM&location={a.pk}").json()["results"]
     assert [x["on_hand"] for x in balances] == ["4.0000"]
-    assert (
-        viewer_api.get(f"{API}/stock-movements/?item={item.pk}&movement_type=transfer").json()["count"] == 2
-    )
+    assert viewer_api.get(f"{API}/stock-movements/?item={item.pk}&movement_type=transfer").json()["count"] == 2
     assert_ledger_consistent()
 
 
@@ -243,9 +241,7 @@ def test_boms_crud_explode_where_used(planner_api, viewer_api):
         format="json",
     )
     assert_error(viewer_api.get(f"{API}/boms/{draft.json()['id']}/explode/"), 400, "bom_not_active", "bom")
-    assert_error(
-        viewer_api.get(f"{API}/boms/{fg_bom}/explode/?quantity=0"), 400, "invalid_quantity", "quantity"
-    )
+    assert_error(viewer_api.get(f"{API}/boms/{fg_bom}/explode/?quantity=0"), 400, "invalid_quantity", "quantity")
     assert planner_api.delete(f"{API}/boms/{draft.json()['id']}/").status_code == 204
     assert viewer_api.delete(f"{API}/boms/{fg_bom}/").status_code == 403
 

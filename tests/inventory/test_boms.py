@@ -26,9 +26,7 @@ def make(parent, *lines, base=1, status="active"):
 
 @pytest.fixture
 def five_levels():
-    top, a, b, c, d, e, f, p, by = (
-        ItemFactory(sku=s) for s in ["TOP", "A", "B", "C", "D", "E", "F", "P", "BY"]
-    )
+    top, a, b, c, d, e, f, p, by = (ItemFactory(sku=s) for s in ["TOP", "A", "B", "C", "D", "E", "F", "P", "BY"])
     make(d, (e, 5, 20, False))  # D is used as a phantom
     make(c, (d, 2, 0, True))
     make(b, (c, 3, 0, False))

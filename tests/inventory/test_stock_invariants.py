@@ -52,9 +52,7 @@ def test_stock_ledger_invariants_hold_for_any_sequence(steps):
                     stock_post(
                         movement_type=kind,
                         lines=[
-                            PostingLine(
-                                item_id=item.pk, location_id=loc.pk, quantity=q if kind == "receipt" else -q
-                            )
+                            PostingLine(item_id=item.pk, location_id=loc.pk, quantity=q if kind == "receipt" else -q)
                         ],
                         reference=ref,
                         user=None,
@@ -70,9 +68,7 @@ def test_stock_ledger_invariants_hold_for_any_sequence(steps):
                     )
                 elif kind == "reserve":
                     reservations.append(
-                        reservation_create(
-                            item_id=item.pk, location_id=loc.pk, quantity=q, reference=ref, user=None
-                        )
+                        reservation_create(item_id=item.pk, location_id=loc.pk, quantity=q, reference=ref, user=None)
                     )
                 elif kind == "issue_reserved" and reservations:
                     res = reservations[n % len(reservations)]

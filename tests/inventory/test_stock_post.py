@@ -180,9 +180,7 @@ def test_stock_posting_reverse_of_consumed_receipt_is_insufficient():
 def test_reservation_create_and_issue_consumes_it():
     item, loc = ItemFactory(), LocationFactory()
     receive(item, loc, 10)
-    res = reservation_create(
-        item_id=item.pk, location_id=loc.pk, quantity=Decimal(6), reference=REF, user=None
-    )
+    res = reservation_create(item_id=item.pk, location_id=loc.pk, quantity=Decimal(6), reference=REF, user=None)
     assert balance(item, loc).reserved == 6
     assert stock_available(item_ids=[item.pk]) == {item.pk: Decimal(4)}
     with pytest.raises(InsufficientStock):

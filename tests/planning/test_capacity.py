@@ -67,9 +67,7 @@ def test_load_equals_sum_of_operation_hours_and_flags_overload(django_assert_max
     # when
     with django_assert_max_num_queries(4):
         days = work_center_load(work_center_id=wc.pk, date_from=date(2025, 1, 6), date_to=date(2025, 1, 12))
-    weeks = work_center_load(
-        work_center_id=wc.pk, date_from=date(2025, 1, 6), date_to=date(2025, 1, 12), bucket="week"
-    )
+    weeks = work_center_load(work_center_id=wc.pk, date_from=date(2025, 1, 6), date_to=date(2025, 1, 12), bucket="week")
 
     # then
     total = sum(op.hours for op in result.operations)
@@ -93,9 +91,7 @@ def test_capacity_requirements_replace_replaces_and_clear_removes():
     capacity_requirements_replace(source_type="production_order", source_id=1, requirements=first)
 
     # when
-    capacity_requirements_replace(
-        source_type="production_order", source_id=1, requirements=second, status="firmed"
-    )
+    capacity_requirements_replace(source_type="production_order", source_id=1, requirements=second, status="firmed")
 
     # then
     rows = list(CapacityRequirement.objects.values_list("date", "hours", "source_line_id", "status"))

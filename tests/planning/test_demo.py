@@ -27,9 +27,7 @@ def test_demo_load_is_idempotent_and_overloads_welding_next_week():
     weld = WorkCenter.objects.get(code="WC-WELD")
     today = timezone.localdate()
     monday = today + timedelta(days=7 - today.weekday())
-    rows = work_center_load(
-        work_center_id=weld.pk, date_from=monday, date_to=monday + timedelta(days=6), bucket="week"
-    )
+    rows = work_center_load(work_center_id=weld.pk, date_from=monday, date_to=monday + timedelta(days=6), bucket="week")
     assert rows[0].overload is True
 
     # and items created afterwards get their routings on the next run

@@ -22,9 +22,7 @@ TWO_SHIFT = CalendarPattern.build(
 WORK_CENTERS = {
     1: WorkCenterTime(work_center_id=1, calendar=FIVE_BY_EIGHT, efficiency_pct=Decimal(95), parallel_units=1),
     2: WorkCenterTime(work_center_id=2, calendar=TWO_SHIFT, efficiency_pct=Decimal(90), parallel_units=2),
-    3: WorkCenterTime(
-        work_center_id=3, calendar=FIVE_BY_EIGHT, efficiency_pct=Decimal(100), parallel_units=3
-    ),
+    3: WorkCenterTime(work_center_id=3, calendar=FIVE_BY_EIGHT, efficiency_pct=Decimal(100), parallel_units=3),
 }
 
 operation = st.builds(
@@ -61,9 +59,7 @@ def test_schedule_finite_never_exceeds_daily_capacity(orders, load):
     load = {k: min(v, Decimal(WORK_CENTERS[k[0]].capacity_seconds(k[1])) / 3600) for k, v in load.items()}
 
     # when
-    result = schedule_finite(
-        orders=finite_orders, horizon_start=start, work_centers=WORK_CENTERS, existing_load=load
-    )
+    result = schedule_finite(orders=finite_orders, horizon_start=start, work_centers=WORK_CENTERS, existing_load=load)
 
     # then: per work center and day, existing + scheduled hours never exceed capacity
     used: dict[tuple[int, date], Decimal] = defaultdict(Decimal, load)

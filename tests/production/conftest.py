@@ -75,9 +75,7 @@ def plant(db, settings) -> Plant:
         operation_sequence=10,
     )
     BomLineFactory(bom=bom, position=20, component=part_fwd, quantity=Decimal(1), flushing="forward")
-    BomLineFactory(
-        bom=bom, position=30, component=phantom, quantity=Decimal(1), phantom=True, operation_sequence=20
-    )
+    BomLineFactory(bom=bom, position=30, component=phantom, quantity=Decimal(1), phantom=True, operation_sequence=20)
     BomLineFactory(
         bom=bom,
         position=40,
@@ -90,9 +88,7 @@ def plant(db, settings) -> Plant:
     BomLineFactory(bom=phantom_bom, component=part_in_phantom, quantity=Decimal(3), flushing="backward")
     wc_a, wc_b = WorkCenterFactory(code="WC-A"), WorkCenterFactory(code="WC-B")
     routing = RoutingFactory(item=finished)
-    RoutingOperationFactory(
-        routing=routing, sequence=10, work_center=wc_a, setup_minutes=30, run_minutes_per_unit=6
-    )
+    RoutingOperationFactory(routing=routing, sequence=10, work_center=wc_a, setup_minutes=30, run_minutes_per_unit=6)
     RoutingOperationFactory(
         routing=routing,
         sequence=20,

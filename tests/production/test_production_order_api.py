@@ -71,17 +71,13 @@ def test_create_honours_idempotency_key(plant, planner_api):
 
 
 def test_bad_input_gets_400_naming_the_field(plant, planner_api):
-    response = planner_api.post(
-        URL, {"item_sku": "FIN", "quantity": "0", "due_date": str(in_days(3))}, format="json"
-    )
+    response = planner_api.post(URL, {"item_sku": "FIN", "quantity": "0", "due_date": str(in_days(3))}, format="json")
 
     assert response.status_code == 400
     assert "quantity" in response.json()["fields"]
     assert not ProductionOrder.objects.exists()
 
-    unknown = planner_api.post(
-        URL, {"item_sku": "NOPE", "quantity": "1", "due_date": str(in_days(3))}, format="json"
-    )
+    unknown = planner_api.post(URL, {"item_sku": "NOPE", "quantity": "1", "due_date": str(in_days(3))}, format="json")
     assert unknown.status_code == 400 and "item_sku" in unknown.json()["fields"]
 
 
@@ -122,15 +118,11 @@ def test_viewer_reads_but_cannot_release(plant, planner_api, viewer_api):
 
 
 def test_list_costs_a_constant_number_of_queries(plant, planner, planner_api, django_assert_max_num_queries):
-    services.production_order_create(
-        item_id=plant.finished.pk, quantity=1, due_date=in_days(10), user=planner
-    )
+    services.production_order_create(item_id=plant.finished.pk, quantity=1, due_date=in_days(10), user=planner)
     with django_assert_max_num_queries(8) as one:
         planner_api.get(URL)
     for _ in range(20):
-        services.production_order_create(
-            item_id=plant.finished.pk, quantity=1, due_date=in_days(10), user=planner
-        )
+        services.production_order_create(item_id=plant.finished.pk, quantity=1, due_date=in_days(10), user=planner)
 
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = planner_api.get(URL)
@@ -140,12 +132,8 @@ def test_list_costs_a_constant_number_of_queries(plant, planner, planner_api, dj
 
 def test_list_filters(plant, planner, planner_api):
     plant.stock()
-    a = services.production_order_create(
-        item_id=plant.finished.pk, quantity=1, due_date=in_days(10), user=planner
-    )
-    services.production_order_create(
-        item_id=plant.finished.pk, quantity=1, due_date=in_days(40), user=planner
-    )
+    a = services.production_order_create(item_id=plant.finished.pk, quantity=1, due_date=in_days(10), user=planner)
+    services.production_order_create(item_id=plant.finished.pk, quantity=1, due_date=in_days(40), user=planner)
     services.production_order_release(order_id=a.pk, user=planner)
 
     released = planner_api.get(URL, {"status": "released"}).json()

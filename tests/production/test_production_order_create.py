@@ -40,10 +40,7 @@ def test_create_schedules_backward_and_records_capacity(plant, planner):
     assert order.scheduled_start is not None and order.scheduled_end is not None
     assert order.scheduled_end.date() <= in_days(30)
     assert order.late_by_minutes is None
-    hours = sum(
-        r.hours
-        for r in CapacityRequirement.objects.filter(source_type="production_order", source_id=order.pk)
-    )
+    hours = sum(r.hours for r in CapacityRequirement.objects.filter(source_type="production_order", source_id=order.pk))
     assert hours == Decimal("2.0")  # op 10: (30 + 10×6)/60 = 1.5 h; op 20: (10×3)/60 = 0.5 h
 
 
@@ -60,12 +57,8 @@ def test_a_due_date_that_cannot_be_met_is_reported_as_late_not_scheduled_in_the_
 
 
 def test_numbers_are_sequential_per_year(plant, planner):
-    first = services.production_order_create(
-        item_id=plant.finished.pk, quantity=1, due_date=in_days(9), user=planner
-    )
-    second = services.production_order_create(
-        item_id=plant.finished.pk, quantity=1, due_date=in_days(9), user=planner
-    )
+    first = services.production_order_create(item_id=plant.finished.pk, quantity=1, due_date=in_days(9), user=planner)
+    second = services.production_order_create(item_id=plant.finished.pk, quantity=1, due_date=in_days(9), user=planner)
 
     prefix, _year, n1 = first.number.split("-")
     assert prefix == "PO"
@@ -73,17 +66,13 @@ def test_numbers_are_sequential_per_year(plant, planner):
 
 
 def test_a_failed_creation_gives_its_number_back(plant, planner):
-    first = services.production_order_create(
-        item_id=plant.finished.pk, quantity=1, due_date=in_days(9), user=planner
-    )
+    first = services.production_order_create(item_id=plant.finished.pk, quantity=1, due_date=in_days(9), user=planner)
     with pytest.raises(ValidationFailed):
         services.production_order_create(
             item_id=plant.finished.pk, quantity=1, due_date=in_days(9), user=planner, cost_center_id=999999
         )
 
-    third = services.production_order_create(
-        item_id=plant.finished.pk, quantity=1, due_date=in_days(9), user=planner
-    )
+    third = services.production_order_create(item_id=plant.finished.pk, quantity=1, due_date=in_days(9), user=planner)
 
     assert int(third.number.split("-")[2]) == int(first.number.split("-")[2]) + 1
 
@@ -97,9 +86,7 @@ def test_a_failed_creation_gives_its_number_back(plant, planner):
 )
 def test_bad_quantity_is_refused_and_nothing_written(plant, planner, kwargs, code):
     with pytest.raises(ValidationFailed) as error:
-        services.production_order_create(
-            item_id=plant.finished.pk, due_date=in_days(5), user=planner, **kwargs
-        )
+        services.production_order_create(item_id=plant.finished.pk, due_date=in_days(5), user=planner, **kwargs)
 
     assert error.value.code == code
     assert "quantity" in error.value.fields
@@ -108,9 +95,7 @@ def test_bad_quantity_is_refused_and_nothing_written(plant, planner, kwargs, cod
 
 def test_bought_item_is_refused(plant, planner):
     with pytest.raises(ValidationFailed) as error:
-        services.production_order_create(
-            item_id=plant.part_back.pk, quantity=1, due_date=in_days(5), user=planner
-        )
+        services.production_order_create(item_id=plant.part_back.pk, quantity=1, due_date=in_days(5), user=planner)
 
     assert error.value.code == "item_not_made"
 

@@ -61,14 +61,10 @@ def test_due_date_may_still_move_after_release_and_reschedules(plant, planner):
 
 def test_stale_version_is_refused_with_412(plant, planner):
     order = _order(plant, planner)
-    services.production_order_update(
-        order_id=order.pk, user=planner, priority=2, expected_version=order.version
-    )
+    services.production_order_update(order_id=order.pk, user=planner, priority=2, expected_version=order.version)
 
     with pytest.raises(PreconditionFailed):
-        services.production_order_update(
-            order_id=order.pk, user=planner, priority=3, expected_version=order.version
-        )
+        services.production_order_update(order_id=order.pk, user=planner, priority=3, expected_version=order.version)
 
 
 def test_structure_edits_while_planned(plant, planner):
@@ -76,9 +72,7 @@ def test_structure_edits_while_planned(plant, planner):
     extra = services.production_order_component_add(
         order_id=order.pk,
         user=planner,
-        data=ComponentInput(
-            item_id=plant.part_back.pk, quantity_per_unit=Decimal(1), scrap_percent=Decimal(50)
-        ),
+        data=ComponentInput(item_id=plant.part_back.pk, quantity_per_unit=Decimal(1), scrap_percent=Decimal(50)),
     )
     assert extra.required_quantity == Decimal(6)  # 4 × 1 × 1.5
 

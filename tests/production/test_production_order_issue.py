@@ -22,9 +22,7 @@ def released(plant, planner):
     return order
 
 
-def test_manual_issue_of_a_lot_part_picks_first_expiry_first_and_consumes_the_reservation(
-    plant, planner, released
-):
+def test_manual_issue_of_a_lot_part_picks_first_expiry_first_and_consumes_the_reservation(plant, planner, released):
     component = released.components.get(item=plant.part_lot)
 
     services.production_order_issue(

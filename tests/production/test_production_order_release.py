@@ -29,9 +29,7 @@ def test_release_reserves_components_and_issues_forward_flushed_ones(plant, plan
 
     order.refresh_from_db()
     assert order.status == OrderStatus.RELEASED
-    reservations = {
-        r.item.sku: r for r in Reservation.objects.filter(document_id=order.pk).select_related("item")
-    }
+    reservations = {r.item.sku: r for r in Reservation.objects.filter(document_id=order.pk).select_related("item")}
     assert reservations["P-BACK"].quantity == Decimal(20)
     assert reservations["P-PHA"].quantity == Decimal(30)
     assert reservations["P-LOT"].quantity == Decimal("5.5")
@@ -73,9 +71,7 @@ def test_release_with_shortage_is_refused_with_the_list_and_nothing_written(plan
         services.production_order_release(order_id=order.pk, user=planner)
 
     assert error.value.code == "shortages"
-    assert any(
-        "P-BACK at RM-STORE" in line and "short 15" in line for line in error.value.fields["components"]
-    )
+    assert any("P-BACK at RM-STORE" in line and "short 15" in line for line in error.value.fields["components"])
     order.refresh_from_db()
     assert order.status == OrderStatus.PLANNED
     assert not Reservation.objects.exists()
@@ -90,9 +86,7 @@ def test_forced_release_needs_a_reason_and_is_recorded(plant, planner):
 
     with pytest.raises(ValidationFailed):
         services.production_order_release(order_id=order.pk, user=planner, force=True)
-    services.production_order_release(
-        order_id=order.pk, user=planner, force=True, reason="parts arrive tomorrow"
-    )
+    services.production_order_release(order_id=order.pk, user=planner, force=True, reason="parts arrive tomorrow")
 
     order.refresh_from_db()
     assert order.status == OrderStatus.RELEASED

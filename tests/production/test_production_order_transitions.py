@@ -53,9 +53,7 @@ def test_transition_table(plant, planner, from_status, to_status):
 
 def test_cancel_after_release_releases_reservations(plant, planner):
     plant.stock()
-    order = services.production_order_create(
-        item_id=plant.finished.pk, quantity=2, due_date=in_days(20), user=planner
-    )
+    order = services.production_order_create(item_id=plant.finished.pk, quantity=2, due_date=in_days(20), user=planner)
     # No forward-flushed parts on this order, so nothing is posted at release.
     order.components.filter(flushing="forward").update(flushing="manual")
     services.production_order_release(order_id=order.pk, user=planner)
@@ -68,9 +66,7 @@ def test_cancel_after_release_releases_reservations(plant, planner):
 
 def test_cancel_with_postings_is_refused(plant, planner):
     plant.stock()
-    order = services.production_order_create(
-        item_id=plant.finished.pk, quantity=2, due_date=in_days(20), user=planner
-    )
+    order = services.production_order_create(item_id=plant.finished.pk, quantity=2, due_date=in_days(20), user=planner)
     services.production_order_release(order_id=order.pk, user=planner)  # issues the forward part
 
     with pytest.raises(StateConflict) as error:
@@ -81,9 +77,7 @@ def test_cancel_with_postings_is_refused(plant, planner):
 
 def test_close_releases_reservations_and_fixes_variances(plant, planner):
     plant.stock()
-    order = services.production_order_create(
-        item_id=plant.finished.pk, quantity=2, due_date=in_days(20), user=planner
-    )
+    order = services.production_order_create(item_id=plant.finished.pk, quantity=2, due_date=in_days(20), user=planner)
     services.production_order_release(order_id=order.pk, user=planner)
 
     services.production_order_close(order_id=order.pk, user=planner, reason="short close")

@@ -10,10 +10,7 @@ from config.demo import demo_users_load
 
 
 class Command(BaseCommand):
-    help = (
-        "Load the demo factory: users per role, items, BOMs, work centers, routings, customers, "
-        "stock (idempotent)."
-    )
+    help = "Load the demo factory: users per role, items, BOMs, work centers, routings, customers, stock (idempotent)."
 
     def handle(self, *args, **options):
         call_command("roles_sync", verbosity=0)

@@ -21,7 +21,5 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {username!r}") from exc
         instance, token = AuthToken.objects.create(user=user, expiry=timedelta(days=days) if days else None)
         expiry = instance.expiry.isoformat() if instance.expiry else "never"
-        self.stderr.write(
-            f"Token for {username} (expires {expiry}); use header 'Authorization: Token <token>':"
-        )
+        self.stderr.write(f"Token for {username} (expires {expiry}); use header 'Authorization: Token <token>':")
         self.stdout.write(token)

@@ -17,9 +17,7 @@ class Command(BaseCommand):
             Role.OPERATOR: views,
             Role.INTEGRATION: views | ours.filter(content_type__app_label="sales"),
             Role.PLANNER: ours.exclude(codename__startswith="delete_")
-            | ours.filter(
-                content_type__app_label__in=["production", "planning"], codename__startswith="delete_"
-            ),
+            | ours.filter(content_type__app_label__in=["production", "planning"], codename__startswith="delete_"),
             Role.ADMIN: Permission.objects.all(),
         }
         for role in Role:

@@ -1,0 +1,76 @@
+"""Lot genealogy across two levels of production: raw lots → sub-assembly lot → product lot."""
+
+from decimal import Decimal
+
+import pytest
+
+from inventory.models import Lot
+from inventory.selectors import lot_genealogy
+from production import services
+from production.services import ConfirmationInput
+from tests.inventory.factories import BomFactory, BomLineFactory, ItemFactory, LotFactory
+from tests.inventory.helpers import receive
+from tests.planning.factories import RoutingFactory, RoutingOperationFactory
+from tests.production.conftest import in_days
+
+pytestmark = pytest.mark.django_db
+
+
+def _make(plant, planner, item, qty, lot_number, django_capture_on_commit_callbacks):
+    order = services.production_order_create(item_id=item.pk, quantity=Decimal(qty), due_date=in_days(20), user=planner)
+    services.production_order_release(order_id=order.pk, user=planner)
+    with django_capture_on_commit_callbacks(execute=False):
+        c = services.confirmation_create(
+            data=ConfirmationInput(
+                operation_id=order.operations.get().pk,
+                good_quantity=Decimal(qty),
+                final=True,
+                output_lot_number=lot_number,
+            ),
+            user=planner,
+        )
+    services.confirmation_post(confirmation_id=c.pk)
+    return order, c
+
+
+def test_backward_and_forward_genealogy(plant, planner, django_capture_on_commit_callbacks, planner_api):
+    steel = ItemFactory(sku="STEEL", lot_tracked=True)
+    frame = ItemFactory(sku="FRAME", lot_tracked=True, procurement="make", item_type="semi_finished")
+    bike = ItemFactory(sku="BIKE", lot_tracked=True, procurement="make", item_type="finished")
+    BomLineFactory(bom=BomFactory(item=frame), component=steel, quantity=Decimal(2), flushing="backward")
+    BomLineFactory(bom=BomFactory(item=bike), component=frame, quantity=Decimal(1), flushing="backward")
+    for item in (frame, bike):
+        RoutingOperationFactory(routing=RoutingFactory(item=item), work_center=plant.wc_a, sequence=10)
+    early, late = LotFactory(item=steel, lot_number="S-1", expiry_date=None), LotFactory(item=steel, lot_number="S-2")
+    receive(steel, plant.rm, 3, lot=early)
+    receive(steel, plant.rm, 10, lot=late)
+
+    _make(plant, planner, frame, 4, "F-100", django_capture_on_commit_callbacks)  # 8 steel: 3 of S-1, 5 of S-2
+    frames = Lot.objects.get(item=frame, lot_number="F-100")
+    # The frames go to the line where the bike order consumes them.
+    from inventory.services import DocumentRef, stock_transfer
+
+    stock_transfer(
+        item_id=frame.pk,
+        from_location_id=plant.fg.pk,
+        to_location_id=plant.rm.pk,
+        quantity=Decimal(4),
+        lot_id=frames.pk,
+        reference=DocumentRef(document_type="test", document_id=1),
+        user=planner,
+    )
+    _make(plant, planner, bike, 3, "B-7", django_capture_on_commit_callbacks)
+    bikes = Lot.objects.get(item=bike, lot_number="B-7")
+
+    backward = lot_genealogy(lot_id=bikes.pk, direction="backward")
+    forward = lot_genealogy(lot_id=early.pk, direction="forward")
+
+    assert [(link.level, link.sku, link.lot_number, link.quantity) for link in backward] == [
+        (1, "FRAME", "F-100", Decimal(3)),
+        (2, "STEEL", "S-1", Decimal(3)),
+        (2, "STEEL", "S-2", Decimal(5)),
+    ]
+    assert [(link.level, link.lot_number) for link in forward] == [(1, "F-100"), (2, "B-7")]
+    response = planner_api.get(f"/api/v1/lots/{bikes.pk}/genealogy/?direction=backward")
+    assert response.status_code == 200
+    assert [link["lot_number"] for link in response.json()["links"]] == ["F-100", "S-1", "S-2"]
