@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.db import bulk_update_fields
 from config.exceptions import InsufficientStock, NotFound, StateConflict, ValidationFailed
 from config.fields import ZERO
 from inventory.enums import MOVEMENT_SIGN, MovementType, ReservationStatus
@@ -289,9 +290,9 @@ def _post(
     for key, delta in reserved_delta.items():
         balances[key].reserved += delta
     changed = [balances[k] for k in set(on_hand_delta) | set(reserved_delta)]
-    StockBalance.objects.bulk_update(changed, ["on_hand", "reserved"])
+    bulk_update_fields(changed, ["on_hand", "reserved"])
     if reservations:
-        Reservation.objects.bulk_update(list(reservations.values()), ["consumed_quantity", "status", "updated_at"])
+        bulk_update_fields(list(reservations.values()), ["consumed_quantity", "status", "updated_at"])
 
     StockMovement.objects.bulk_create(
         [

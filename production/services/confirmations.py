@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.db import bulk_update_fields
 from config.exceptions import Forbidden, InsufficientStock, NotFound, StateConflict, ValidationFailed
 from config.fields import QTY_PLACES, ZERO
 from config.roles import Role, user_roles
@@ -406,8 +407,10 @@ def _post_once(confirmation_id: int) -> str:
             user=confirmation.created_by,
             posting_key=f"{key}:receipt",
         )
+    # The components are locked above, so plain arithmetic is safe and one UPDATE does all.
     for component_id, quantity in issued.items():
-        OrderComponent.objects.filter(pk=component_id).update(issued_quantity=F("issued_quantity") + quantity)
+        components[component_id].issued_quantity += quantity
+    bulk_update_fields(list(components.values()), ["issued_quantity"])
     if receipt > 0:
         ProductionOrder.objects.filter(pk=order.pk).update(received_quantity=F("received_quantity") + receipt)
     now = timezone.now()

@@ -1,0 +1,41 @@
+"""Database helpers shared by all apps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection, models
+
+
+def bulk_update_fields(objs: Sequence[models.Model], fields: Sequence[str]) -> int:
+    """Write ``fields`` of many rows in one ``UPDATE ... FROM (VALUES ...)``.
+
+    Django's ``bulk_update`` builds a CASE expression per row and field, which costs
+    milliseconds of CPU per call on the posting hot path; this sends plain parameters. The
+    caller holds the rows' locks, so the values it computed are the truth."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    pk = meta.pk
+    casts = [f"::{pk.db_type(connection)}"] + [f"::{c.db_type(connection)}" for c in columns]
+    row = "(" + ", ".join(f"%s{cast}" for cast in casts) + ")"
+    values_sql = ", ".join([row] * len(objs))
+    params: list = []
+    for obj in objs:
+        params.append(obj.pk)
+        for column in columns:
+            params.append(column.get_db_prep_save(getattr(obj, column.attname), connection))
+    names = ", ".join(connection.ops.quote_name(c.column) for c in columns)
+    assignments = ", ".join(
+        f"{connection.ops.quote_name(c.column)} = v.{connection.ops.quote_name(c.column)}" for c in columns
+    )
+    table = connection.ops.quote_name(meta.db_table)
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM (VALUES {values_sql}) AS v(_pk, {names}) "  # noqa: S608
+        f"WHERE {table}.{connection.ops.quote_name(pk.column)} = v._pk"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
