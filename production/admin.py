@@ -83,3 +83,43 @@ class ProductionOrderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+from django import forms  # noqa: E402
+
+from production.models import Operator, Terminal  # noqa: E402
+from production.services.floor import operator_pin_set  # noqa: E402
+
+
+class OperatorForm(forms.ModelForm):
+    new_pin = forms.CharField(
+        required=False, widget=forms.PasswordInput, help_text="4 to 8 digits; leave empty to keep the current PIN."
+    )
+
+    class Meta:
+        model = Operator
+        fields = ["user", "badge", "work_centers", "new_pin"]
+
+
+@admin.register(Operator)
+class OperatorAdmin(admin.ModelAdmin):
+    form = OperatorForm
+    list_display = ["badge", "user", "failed_pin_attempts", "locked_until"]
+    search_fields = ["badge", "user__username"]
+    filter_horizontal = ["work_centers"]
+    actions = ["unlock"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("new_pin"):
+            operator_pin_set(operator_id=obj.pk, pin=form.cleaned_data["new_pin"], user=request.user)
+
+    @admin.action(description="Unlock the selected badges")
+    def unlock(self, request, queryset):
+        queryset.update(failed_pin_attempts=0, locked_until=None)
+
+
+@admin.register(Terminal)
+class TerminalAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "is_active"]
+    filter_horizontal = ["work_centers"]

@@ -14,6 +14,33 @@ from production.models import ProductionOrder
 
 
 def load() -> None:
+    _floor()
+    _orders()
+
+
+def _floor() -> None:
+    """Terminals and the demo operator's badge (1001, PIN 1234)."""
+    from planning.models import WorkCenter
+    from production.models import Operator, Terminal
+    from production.services.floor import operator_pin_set
+
+    centers = {wc.code: wc for wc in WorkCenter.objects.all()}
+    for code, name, wcs in [
+        ("T-ASSY", "Assembly line tablet", ["WC-ASSY", "WC-WHEEL"]),
+        ("T-FAB", "Fabrication kiosk", ["WC-CUT", "WC-WELD", "WC-PAINT"]),
+    ]:
+        terminal, _ = Terminal.objects.get_or_create(code=code, defaults={"name": name})
+        terminal.work_centers.add(*[centers[c] for c in wcs if c in centers])
+    user = get_user_model().objects.filter(username="operator").first()
+    if user is None:
+        return
+    operator, created = Operator.objects.get_or_create(user=user, defaults={"badge": "1001"})
+    operator.work_centers.add(*centers.values())
+    if created:
+        operator_pin_set(operator_id=operator.pk, pin="1234")
+
+
+def _orders() -> None:
     from production import services
 
     if ProductionOrder.objects.exists():

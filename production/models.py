@@ -313,3 +313,39 @@ class PostingOutbox(models.Model):
 
     def __str__(self) -> str:
         return f"outbox {self.confirmation_id} {self.status}"
+
+
+class Terminal(TimeStampedModel):
+    """A shared tablet or kiosk on the floor, bound to the work centers whose queue it shows."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    work_centers = models.ManyToManyField("planning.WorkCenter", related_name="+")
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class OperationClock(models.Model):
+    """Time an operator spent on an operation, from start to pause/finish. Attributed to the
+    confirmation that reports it, so it is counted exactly once."""
+
+    operation = models.ForeignKey(OrderOperation, on_delete=models.PROTECT, related_name="clocks")
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    confirmation = models.ForeignKey(
+        Confirmation, on_delete=models.PROTECT, null=True, blank=True, related_name="clocks"
+    )
+
+    class Meta:
+        constraints = [
+            # One running clock per operator and operation: a double tap on "start" cannot open two.
+            models.UniqueConstraint(
+                fields=["operation", "operator"], condition=Q(stopped_at__isnull=True), name="one_running_clock"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id} {self.operator_id} {self.started_at:%H:%M}"

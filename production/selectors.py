@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import F, Prefetch, QuerySet, Sum
 
 from config.fields import ZERO
-from inventory.models import Location, Reservation
+from inventory.models import Location, Reservation, StockBalance
 from inventory.selectors import stock_available
 from production.models import OrderComponent, OrderOperation, ProductionOrder
 
@@ -186,3 +187,64 @@ def confirmation_list() -> QuerySet:
     from production.models import Confirmation
 
     return Confirmation.objects.select_related("order", "operation", "work_center", "operator")
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    operation: OrderOperation
+    open_quantity: Decimal
+    short_skus: list[str]
+    running: bool
+
+
+def floor_queue(*, work_center_ids: Iterable[int], user=None, limit: int = 100) -> list[QueueEntry]:
+    """Released and in-progress operations of the given work centers in schedule order, with
+    the open quantity and which components are short. A fixed number of queries however long
+    the queue is."""
+    from production.enums import OperationStatus, OrderStatus
+    from production.models import OperationClock
+
+    operations = list(
+        OrderOperation.objects.filter(
+            work_center_id__in=list(work_center_ids),
+            order__status__in=[OrderStatus.RELEASED, OrderStatus.IN_PROGRESS],
+        )
+        .exclude(status=OperationStatus.CONFIRMED)
+        .select_related("order", "order__item", "order__item__uom", "work_center")
+        .order_by(F("scheduled_start").asc(nulls_last=True), "order__priority", "order__due_date", "pk")[:limit]
+    )
+    order_ids = {op.order_id for op in operations}
+    components = list(OrderComponent.objects.filter(order_id__in=order_ids).select_related("item"))
+    reserved: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for row in (
+        Reservation.objects.filter(document_type="production_order", document_id__in=order_ids, status="open")
+        .values("document_line_id")
+        .annotate(open=Sum("quantity") - Sum("consumed_quantity"))
+    ):
+        reserved[row["document_line_id"]] = row["open"] or ZERO
+    free: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for item_id, location_id, on_hand, held in StockBalance.objects.filter(
+        item_id__in={c.item_id for c in components}, location_id__in={c.issue_location_id for c in components}
+    ).values_list("item_id", "location_id", "on_hand", "reserved"):
+        free[(item_id, location_id)] += on_hand - held
+    short: dict[int, list[str]] = defaultdict(list)
+    for c in components:
+        missing = c.required_quantity - c.issued_quantity - reserved[c.pk]
+        if missing > 0 and free[(c.item_id, c.issue_location_id)] < missing:
+            short[c.order_id].append(c.item.sku)
+    running = set()
+    if user is not None:
+        running = set(
+            OperationClock.objects.filter(operation__in=operations, operator=user, stopped_at__isnull=True).values_list(
+                "operation_id", flat=True
+            )
+        )
+    return [
+        QueueEntry(
+            operation=op,
+            open_quantity=max(op.order.quantity - op.confirmed_good - op.confirmed_scrap, ZERO),
+            short_skus=short[op.order_id],
+            running=op.pk in running,
+        )
+        for op in operations
+    ]

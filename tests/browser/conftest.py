@@ -1,0 +1,2 @@
+# The small production plant is shared with the browser tests.
+from tests.production.conftest import plant  # noqa: F401

@@ -1,0 +1,174 @@
+"""Shop-floor terminal in headless Chromium at a 10-inch tablet viewport with touch."""
+
+import time
+from decimal import Decimal
+
+import pytest
+from django.core import signing
+
+from config.roles import Role
+from production import services
+from production.models import Confirmation, Operator, Terminal
+from production.services.floor import operator_pin_set
+from tests.conftest import screenshot
+from tests.production.conftest import in_days
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def floor(plant, user_with_role):
+    plant.stock()
+    planner = user_with_role(Role.PLANNER)
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(5), due_date=in_days(10), user=planner
+    )
+    services.production_order_release(order_id=order.pk, user=planner)
+    terminal = Terminal.objects.create(code="T-1", name="Line tablet")
+    terminal.work_centers.add(plant.wc_a, plant.wc_b)
+    user = user_with_role(Role.OPERATOR, first_name="Olga")
+    operator = Operator.objects.create(user=user, badge="4711")
+    operator.work_centers.add(plant.wc_a, plant.wc_b)
+    operator_pin_set(operator_id=operator.pk, pin="2468")
+    return {"order": order, "terminal": terminal, "operator": operator, "planner": planner}
+
+
+@pytest.fixture
+def tablet(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800}, has_touch=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _bind(tablet, terminal, live_server):
+    tablet.context.add_cookies(
+        [{"name": "floor_terminal", "value": signing.dumps(terminal.pk, salt="floor-terminal"), "url": live_server.url}]
+    )
+
+
+def _pad(tablet, digits: str) -> None:
+    for digit in digits:
+        tablet.locator(f".numpad .key[data-key='{digit}']").first.tap()
+
+
+def _sign_in(tablet, badge: str, pin: str) -> None:
+    tablet.goto("/floor/")
+    tablet.get_by_label("Badge").tap()
+    _pad(tablet, badge)
+    tablet.get_by_label("PIN").tap()
+    _pad(tablet, pin)
+    tablet.get_by_role("button", name="Sign in").tap()
+
+
+def test_operator_confirms_an_operation_from_sign_in_and_sees_it_posted(
+    floor, tablet, live_server, celery_worker, plant
+):
+    _bind(tablet, floor["terminal"], live_server)
+    started = time.monotonic()
+
+    _sign_in(tablet, "4711", "2468")
+    tablet.get_by_role("heading", name="Work queue").wait_for()
+    screenshot(tablet, "floor-queue")
+    tablet.get_by_text(f"{floor['order'].number} · op 20").tap()
+    tablet.get_by_role("button", name="Start").tap()
+    tablet.get_by_role("button", name="Pause").wait_for()
+    tablet.get_by_label("Good").tap()
+    _pad(tablet, "2")
+    tablet.locator("#preview td.strong").first.wait_for()
+    screenshot(tablet, "floor-operation")
+    tablet.get_by_role("button", name="Confirm").tap()
+    tablet.get_by_text("posted ✓").wait_for(timeout=20_000)
+    elapsed = time.monotonic() - started
+
+    screenshot(tablet, "floor-confirmed")
+    confirmation = Confirmation.objects.get()
+    assert confirmation.good_quantity == Decimal(2)
+    assert confirmation.operator == floor["operator"].user
+    assert confirmation.labor_minutes >= 0
+    assert confirmation.posting_status == "posted"
+    assert confirmation.clocks.count() == 1
+    assert elapsed < 30, f"sign-in to posted took {elapsed:.1f} s"
+
+
+def test_a_double_tap_on_confirm_confirms_once(floor, tablet, live_server):
+    _bind(tablet, floor["terminal"], live_server)
+    _sign_in(tablet, "4711", "2468")
+    tablet.get_by_role("heading", name="Work queue").wait_for()
+    operation = floor["order"].operations.get(sequence=10)
+    tablet.goto(f"/floor/operations/{operation.pk}/")
+    tablet.get_by_label("Good").tap()
+    _pad(tablet, "1")
+
+    tablet.get_by_role("button", name="Confirm").dblclick()
+    tablet.get_by_text("Confirmed #").wait_for()
+    # A retry after a network drop resends the same key: the server answers with the first one.
+    key = tablet.locator("#confirm-form").get_attribute("data-key")
+    replay = tablet.evaluate(
+        """async ([url, key]) => {
+            const csrf = JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken'];
+            const r = await fetch(url, {method: 'POST', credentials: 'same-origin',
+              headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf, 'Idempotency-Key': key},
+              body: JSON.stringify({good_quantity: '1', scrap_quantity: '0', final: false})});
+            return [r.status, r.headers.get('Idempotent-Replayed')];
+        }""",
+        [f"/floor/operations/{operation.pk}/confirm/", key],
+    )
+
+    assert replay == [201, "true"]
+    assert Confirmation.objects.count() == 1
+
+
+def test_five_wrong_pins_lock_the_badge(floor, tablet, live_server):
+    _bind(tablet, floor["terminal"], live_server)
+
+    for attempt in range(5):
+        _sign_in(tablet, "4711", "0000")
+        tablet.get_by_role("alert").wait_for()
+        assert attempt == 4 or "tries left" in tablet.get_by_role("alert").inner_text()
+    message = tablet.get_by_role("alert").inner_text()
+    _sign_in(tablet, "4711", "2468")  # the right PIN no longer helps
+    tablet.get_by_role("alert").wait_for()
+
+    assert "locked" in message
+    assert "locked" in tablet.get_by_role("alert").inner_text()
+    assert "/floor/queue/" not in tablet.url
+    screenshot(tablet, "floor-locked")
+
+
+def test_an_operator_guessing_a_planner_page_gets_403(floor, tablet, live_server):
+    _bind(tablet, floor["terminal"], live_server)
+    _sign_in(tablet, "4711", "2468")
+    tablet.get_by_role("heading", name="Work queue").wait_for()
+
+    setup = tablet.goto("/floor/setup/")
+    api = tablet.evaluate(
+        """async () => (await fetch('/api/v1/production-orders/', {method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json',
+                      'X-CSRFToken': JSON.parse(document.body.getAttribute('hx-headers') || '{}')['X-CSRFToken'] || ''},
+            body: '{}'})).status"""
+    )
+    admin = tablet.goto("/admin/")
+
+    assert setup.status == 403
+    assert api == 403
+    assert "/admin/login/" in tablet.url and admin.status == 200  # not staff: the admin asks for another login
+
+
+def test_a_device_that_is_not_a_terminal_is_told_so(tablet):
+    response = tablet.goto("/floor/")
+
+    assert response.status == 400
+    assert tablet.get_by_role("heading", name="This device is not set up as a terminal").is_visible()
+
+
+def test_a_planner_binds_the_device_to_a_terminal(floor, tablet, plant):
+    from tests.conftest import login
+
+    login(tablet, floor["planner"].username)
+    tablet.goto("/floor/setup/")
+    tablet.get_by_role("button", name="T-1 · Line tablet").tap()
+
+    tablet.get_by_role("heading", name="Sign in").wait_for()
+    assert "T-1" in tablet.title()
