@@ -88,9 +88,10 @@ def _fulfilment(
     return LineFulfilment.AWAITING_SUPPLY
 
 
-def line_fulfilment_map(*, line_ids: Iterable[int]) -> dict[int, LineFulfilmentInfo]:
+def line_fulfilment_map(*, line_ids: Iterable[int], generated: bool = False) -> dict[int, LineFulfilmentInfo]:
     """Per line: derived fulfilment status, open reservation and pegged production orders.
-    Three queries whatever the number of lines."""
+    Three queries whatever the number of lines. ``generated`` is for the generation itself,
+    which asks before the order's new status is saved."""
     line_ids = list(line_ids)
     lines = list(SalesOrderLine.objects.filter(pk__in=line_ids).select_related("order"))
     reserved: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -117,7 +118,12 @@ def line_fulfilment_map(*, line_ids: Iterable[int]) -> dict[int, LineFulfilmentI
         )
     return {
         ln.pk: LineFulfilmentInfo(
-            status=_fulfilment(ln, ln.order.status, reserved[ln.pk], pegged[ln.pk]),
+            status=_fulfilment(
+                ln,
+                SalesOrderStatus.IN_PRODUCTION if generated else ln.order.status,
+                reserved[ln.pk],
+                pegged[ln.pk],
+            ),
             reserved_open=reserved[ln.pk],
             pegged=pegged[ln.pk],
         )

@@ -615,7 +615,7 @@ def _generate_line(
 def _status_after_generation(lines: list[SalesOrderLine]) -> str:
     from sales.selectors import line_fulfilment_map
 
-    fulfilment = line_fulfilment_map(line_ids=[ln.pk for ln in lines])
+    fulfilment = line_fulfilment_map(line_ids=[ln.pk for ln in lines], generated=True)
     open_lines = [ln for ln in lines if ln.status == LineStatus.OPEN]
     if open_lines and all(fulfilment[ln.pk].status == "ready" for ln in open_lines):
         return SalesOrderStatus.READY
