@@ -906,4 +906,11 @@ def sales_order_line_cancel(*, order_id: int, line_id: int, user, reason: str) -
         ensure_transition(order, SalesOrderStatus.DELIVERED)
         order.status = SalesOrderStatus.DELIVERED
         order.save(update_fields=["status", "updated_at"])
+    elif order.status in (SalesOrderStatus.IN_PRODUCTION, SalesOrderStatus.READY):
+        # The cancelled line may have been the only one not ready yet.
+        to_status = _status_after_generation(others)
+        if to_status != order.status:
+            ensure_transition(order, to_status)
+            order.status = to_status
+            order.save(update_fields=["status", "updated_at"])
     return line
