@@ -53,8 +53,7 @@ def build() -> SalesOrder:
         Location.objects.get_or_create(code=code, defaults={"warehouse": wh})
     calendar = Calendar.objects.create(code="BENCH-CAL", name="bench")
     CalendarShift.objects.bulk_create(
-        CalendarShift(calendar=calendar, weekday=d, start_time=dt.time(6), end_time=dt.time(22))
-        for d in range(5)
+        CalendarShift(calendar=calendar, weekday=d, start_time=dt.time(6), end_time=dt.time(22)) for d in range(5)
     )
     cc = CostCenter.objects.create(code="BENCH-CC", name="bench")
     wcs = WorkCenter.objects.bulk_create(
@@ -63,22 +62,17 @@ def build() -> SalesOrder:
 
     def items(prefix: str, n: int, **kw) -> list[Item]:
         return Item.objects.bulk_create(
-            Item(sku=f"BENCH-{prefix}-{i}", name=prefix, uom=pcs, standard_cost=Decimal(1), **kw)
-            for i in range(n)
+            Item(sku=f"BENCH-{prefix}-{i}", name=prefix, uom=pcs, standard_cost=Decimal(1), **kw) for i in range(n)
         )
 
     parts = items("PP", 20, item_type="purchased", procurement="buy", strategy="MTS")
     fgs = items("FG", FAMILIES, item_type="finished", procurement="make", strategy="MTO")
     sas = items("SA", FAMILIES, item_type="semi_finished", procurement="make", strategy="MTO")
-    boms = Bom.objects.bulk_create(
-        Bom(item=i, status="active", valid_from=dt.date(2020, 1, 1)) for i in fgs + sas
-    )
+    boms = Bom.objects.bulk_create(Bom(item=i, status="active", valid_from=dt.date(2020, 1, 1)) for i in fgs + sas)
     lines = []
     for n, bom in enumerate(boms):
         if n < FAMILIES:  # FG: its SA and two parts
-            lines.append(
-                BomLine(bom=bom, position=10, component=sas[n], quantity=Decimal(2), operation_sequence=10)
-            )
+            lines.append(BomLine(bom=bom, position=10, component=sas[n], quantity=Decimal(2), operation_sequence=10))
         for k in range(2):
             part = parts[(n + k) % len(parts)]
             lines.append(BomLine(bom=bom, position=20 + k * 10, component=part, quantity=Decimal(3)))

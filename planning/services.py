@@ -605,3 +605,37 @@ def capacity_requirements_clear(*, source_type: str, source_id: int, user: Any =
     advisory_xact_lock(f"capacity:{source_type}:{source_id}")
     deleted, _ = CapacityRequirement.objects.filter(source_type=source_type, source_id=source_id).delete()
     return deleted
+
+
+@transaction.atomic
+def capacity_requirements_replace_many(
+    *,
+    source_type: str,
+    requirements_by_source: dict[int, Sequence[RequirementSpec]],
+    status: str = CapacityStatus.PLANNED,
+) -> int:
+    """``capacity_requirements_replace`` for many sources at once: one delete, one insert.
+    For sources the caller has locked or created in this transaction (a batch of new
+    orders), so no per-source advisory lock is taken."""
+    if status not in CapacityStatus.values:
+        raise ValidationFailed(f"Unknown capacity status {status!r}.", fields={"status": "Unknown."})
+    CapacityRequirement.objects.filter(source_type=source_type, source_id__in=list(requirements_by_source)).delete()
+    rows: dict[tuple[int, int, date, int | None], Decimal] = {}
+    for source_id, requirements in requirements_by_source.items():
+        for req in requirements:
+            key = (source_id, req.work_center_id, req.date, req.source_line_id)
+            rows[key] = rows.get(key, ZERO) + Decimal(req.hours)
+    created = CapacityRequirement.objects.bulk_create(
+        CapacityRequirement(
+            work_center_id=wc_id,
+            date=day,
+            hours=hours,
+            source_type=source_type,
+            source_id=source_id,
+            source_line_id=line_id,
+            status=status,
+        )
+        for (source_id, wc_id, day, line_id), hours in rows.items()
+        if hours > 0
+    )
+    return len(created)

@@ -30,7 +30,7 @@ class OrderNumberSequence(models.Model):
         return f"{self.year}: {self.last_number}"
 
 
-@pghistory.track()
+@pghistory.track(level=pghistory.Statement)
 class ProductionOrder(TimeStampedModel):
     number = models.CharField(max_length=32, unique=True)
     item = models.ForeignKey("inventory.Item", on_delete=models.PROTECT, related_name="+")
@@ -82,7 +82,7 @@ class ProductionOrder(TimeStampedModel):
         return self.order_type == OrderType.ETO and self.engineering_approved_at is None
 
 
-@pghistory.track()
+@pghistory.track(level=pghistory.Statement)
 class OrderComponent(models.Model):
     """The order's own copy of a BOM line, scaled to the order quantity."""
 
@@ -116,7 +116,7 @@ class OrderComponent(models.Model):
         return self.required_quantity < 0
 
 
-@pghistory.track()
+@pghistory.track(level=pghistory.Statement)
 class OrderOperation(models.Model):
     """The order's own copy of a routing operation."""
 

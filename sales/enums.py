@@ -29,9 +29,7 @@ EDITABLE = frozenset({S.DRAFT})
 # Generation has run: goods may leave the store.
 DELIVERABLE = frozenset({S.IN_PRODUCTION, S.READY, S.PARTIALLY_DELIVERED})
 # Lines of these orders are demand for the planning run.
-DEMAND_STATUSES = frozenset(
-    {S.CONFIRMED, S.GENERATION_FAILED, S.IN_PRODUCTION, S.READY, S.PARTIALLY_DELIVERED}
-)
+DEMAND_STATUSES = frozenset({S.CONFIRMED, S.GENERATION_FAILED, S.IN_PRODUCTION, S.READY, S.PARTIALLY_DELIVERED})
 
 
 class LineStatus(models.TextChoices):

@@ -151,15 +151,11 @@ class DeliveryLine(models.Model):
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="lines")
     line = models.ForeignKey(SalesOrderLine, on_delete=models.PROTECT, related_name="delivery_lines")
     quantity = QuantityField()
-    lot = models.ForeignKey(
-        "inventory.Lot", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    lot = models.ForeignKey("inventory.Lot", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["delivery_id", "id"]
-        constraints = [
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="delivery_line_quantity_gt_0")
-        ]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="delivery_line_quantity_gt_0")]
 
     def __str__(self) -> str:
         return f"{self.delivery_id}: {self.line_id} x {self.quantity}"

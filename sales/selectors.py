@@ -39,9 +39,7 @@ def sales_order_list() -> QuerySet[SalesOrder]:
 
 
 def sales_order_detail_qs() -> QuerySet[SalesOrder]:
-    return SalesOrder.objects.select_related("customer").prefetch_related(
-        "lines__item__uom", "deliveries__lines"
-    )
+    return SalesOrder.objects.select_related("customer").prefetch_related("lines__item__uom", "deliveries__lines")
 
 
 @dataclass(frozen=True)
@@ -63,9 +61,7 @@ class LineFulfilmentInfo:
     pegged: list[PeggedOrder] = field(default_factory=list)
 
 
-def _fulfilment(
-    line: SalesOrderLine, order_status: str, reserved_open: Decimal, pegged: list[PeggedOrder]
-) -> str:
+def _fulfilment(line: SalesOrderLine, order_status: str, reserved_open: Decimal, pegged: list[PeggedOrder]) -> str:
     if line.status == LineStatus.CANCELLED:
         return LineFulfilment.CANCELLED
     if line.status == LineStatus.DELIVERED:
@@ -168,9 +164,7 @@ def sales_demand_open(*, item_ids: Iterable[int] | None = None) -> list[SalesDem
         .annotate(open_qty=Greatest(F("quantity") - F("delivered_quantity") - F("covered"), Value(ZERO)))
         .filter(open_qty__gt=0)
         .order_by("requested_date", "pk")
-        .values_list(
-            "pk", "order__number", "item_id", "open_qty", "requested_date", "strategy", "item__strategy"
-        )
+        .values_list("pk", "order__number", "item_id", "open_qty", "requested_date", "strategy", "item__strategy")
     )
     if item_ids is not None:
         qs = qs.filter(item_id__in=list(item_ids))

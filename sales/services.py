@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from config.db import bulk_update_fields
 from config.exceptions import DomainError, InsufficientStock, NotFound, StateConflict, ValidationFailed
 from config.fields import ZERO
 from inventory.enums import MovementType, ReservationStatus, Strategy
@@ -22,7 +23,12 @@ from inventory.selectors import stock_available
 from inventory.services import DocumentRef, PostingLine, reservation_create, reservations_release, stock_post
 from production.enums import OrderStatus, OrderType
 from production.models import OrderComponent, ProductionOrder
-from production.services import production_order_cancel, production_order_create
+from production.services import (
+    OrderDraft,
+    production_order_cancel,
+    production_order_create,
+    production_orders_create_bulk,
+)
 from sales.enums import (
     DELIVERABLE,
     EDITABLE,
@@ -177,9 +183,7 @@ def _validate_customer(customer_id: int) -> Customer:
 
 def _validate_lines(lines: Sequence[LineInput]) -> dict[int, Item]:
     if not lines:
-        raise ValidationFailed(
-            "A sales order needs at least one line.", code="required", fields={"lines": "required"}
-        )
+        raise ValidationFailed("A sales order needs at least one line.", code="required", fields={"lines": "required"})
     items = Item.objects.select_related("uom").in_bulk({ln.item_id for ln in lines})
     today = timezone.localdate()
     for index, ln in enumerate(lines):
@@ -205,8 +209,7 @@ def _validate_lines(lines: Sequence[LineInput]) -> dict[int, Item]:
         places = Decimal(1).scaleb(-min(item.uom.decimals, 4))
         if quantity != quantity.quantize(places):
             raise ValidationFailed(
-                f"{item.sku} is counted in {item.uom.code} with {item.uom.decimals} decimals; "
-                f"got {quantity}.",
+                f"{item.sku} is counted in {item.uom.code} with {item.uom.decimals} decimals; got {quantity}.",
                 code="too_many_decimals",
                 fields={f"{prefix}.quantity": f"at most {item.uom.decimals} decimals"},
             )
@@ -435,9 +438,7 @@ def _due_date(line: SalesOrderLine) -> dt.date:
     return max(line.requested_date - dt.timedelta(days=lead), timezone.localdate())
 
 
-def _generate_mts(
-    line: SalesOrderLine, *, order: SalesOrder, location: Location, user, counter: _Counter
-) -> None:
+def _generate_mts(line: SalesOrderLine, *, order: SalesOrder, location: Location, user, counter: _Counter) -> None:
     available = max(stock_available(item_ids=[line.item_id], location_ids=[location.pk])[line.item_id], ZERO)
     reserve = min(available, line.quantity)
     if reserve > 0:
@@ -483,133 +484,140 @@ def _generate_mts(
     # Otherwise the shortfall is demand for the planning run (sales_demand_open).
 
 
-def _create_pegged(
-    line: SalesOrderLine,
-    *,
-    path: str,
-    level: int,
-    item_id: int,
-    quantity: Decimal,
-    due_date: dt.date,
-    order_type: str,
-    user,
-    counter: _Counter,
-    parent: ProductionOrder | None = None,
-    copy_structure: bool = True,
-) -> ProductionOrder | None:
-    pegging = _claim(
-        line, path=path, level=level, kind=PeggingKind.PRODUCTION_ORDER, item_id=item_id, quantity=quantity
-    )
-    if pegging is None:
-        return None
-    order = production_order_create(
-        item_id=item_id,
-        quantity=quantity,
-        due_date=due_date,
-        order_type=order_type,
-        sales_order_line_id=line.pk,
-        parent_id=parent.pk if parent else None,
-        copy_structure=copy_structure,
-        user=user,
-    )
-    pegging.production_order = order
-    pegging.save(update_fields=["production_order"])
-    counter.orders += 1
-    return order
+@dataclass
+class _Pending:
+    """A production order this generation run still has to create for a line."""
+
+    line: SalesOrderLine
+    path: str
+    level: int
+    item_id: int
+    quantity: Decimal
+    due_date: dt.date
+    order_type: str
+    copy_structure: bool = True
+    parent: ProductionOrder | None = None
 
 
-def _generate_mto(line: SalesOrderLine, *, user, counter: _Counter) -> None:
-    top = _create_pegged(
-        line,
-        path=TOP_PATH,
-        level=0,
-        item_id=line.item_id,
-        quantity=line.quantity,
-        due_date=_due_date(line),
-        order_type=OrderType.MTO,
-        user=user,
-        counter=counter,
-    )
-    if top is None:
-        return
-    # Level by level: the MTO semi-finished components of each new order get their own
-    # pegged orders, due when the parent is scheduled to start.
-    frontier: list[tuple[ProductionOrder, str, int]] = [(top, TOP_PATH, 0)]
-    while frontier:
-        by_order = {o.pk: (o, path, level) for o, path, level in frontier}
-        components = (
-            OrderComponent.objects.filter(
-                order_id__in=list(by_order),
-                item__strategy=Strategy.MTO,
-                item__procurement="make",
-                required_quantity__gt=0,
-            )
-            .order_by("order_id", "position")
-            .values_list("order_id", "position", "item_id", "required_quantity")
+def _claim_many(pending: list[_Pending]) -> list[tuple[_Pending, int]]:
+    """Insert the pegging rows of a whole level in one statement; what already exists (a
+    previous run generated it) is skipped by the unique constraint, never by a look-up."""
+    if not pending:
+        return []
+    table = LinePegging._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, now())"] * len(pending))
+    params: list = []
+    for p in pending:
+        params += [p.line.pk, p.path, p.level, PeggingKind.PRODUCTION_ORDER, p.item_id, p.quantity]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (line_id, path, level, kind, item_id, quantity, created_at) "  # noqa: S608
+            f"VALUES {values} ON CONFLICT (line_id, path) DO NOTHING RETURNING id, line_id, path",
+            params,
         )
-        next_frontier = []
-        for order_id, position, item_id, required in components:
-            parent, parent_path, parent_level = by_order[order_id]
-            if parent_level + 1 > MAX_PEGGING_DEPTH:
-                raise ValidationFailed(
-                    f"MTO structure of {line.item.sku} is deeper than {MAX_PEGGING_DEPTH} levels.",
-                    code="structure_too_deep",
-                    fields={"item": line.item.sku},
-                )
-            start = parent.scheduled_start.date() if parent.scheduled_start else parent.due_date
-            child = _create_pegged(
-                line,
-                path=f"{parent_path}/{position}",
-                level=parent_level + 1,
+        claimed = {(line_id, path): pk for pk, line_id, path in cursor.fetchall()}
+    return [(p, claimed[(p.line.pk, p.path)]) for p in pending if (p.line.pk, p.path) in claimed]
+
+
+def _create_level(claimed: list[tuple[_Pending, int]], *, user) -> list[tuple[_Pending, ProductionOrder]]:
+    drafts = [
+        OrderDraft(
+            item_id=p.item_id,
+            quantity=p.quantity,
+            due_date=p.due_date,
+            order_type=p.order_type,
+            sales_order_line_id=p.line.pk,
+            parent_id=p.parent.pk if p.parent else None,
+            copy_structure=p.copy_structure,
+        )
+        for p, _ in claimed
+    ]
+    try:
+        with transaction.atomic():
+            orders = production_orders_create_bulk(drafts=drafts, user=user)
+    except DomainError:
+        # Find the line to blame: the same drafts one at a time (only on failure).
+        for (p, _pegging_id), draft in zip(claimed, drafts, strict=True):
+            try:
+                with transaction.atomic():
+                    production_orders_create_bulk(drafts=[draft], user=user)
+                    transaction.set_rollback(True)
+            except DomainError as exc:
+                raise _LineFailed(f"Line {p.line.position} ({p.line.item.sku}): {exc.message}") from exc
+        raise
+    peggings = []
+    for (_, pegging_id), order in zip(claimed, orders, strict=True):
+        peggings.append(LinePegging(pk=pegging_id, production_order_id=order.pk))
+    bulk_update_fields(peggings, ["production_order"])
+    return [(p, order) for (p, _), order in zip(claimed, orders, strict=True)]
+
+
+def _mto_children(created: list[tuple[_Pending, ProductionOrder]]) -> list[_Pending]:
+    """The MTO semi-finished components of the orders just created get pegged orders of
+    their own, due when the parent is scheduled to start."""
+    parents = {order.pk: (p, order) for p, order in created if p.order_type == OrderType.MTO}
+    if not parents:
+        return []
+    children = []
+    for order_id, position, item_id, required in (
+        OrderComponent.objects.filter(
+            order_id__in=list(parents),
+            item__strategy=Strategy.MTO,
+            item__procurement="make",
+            required_quantity__gt=0,
+        )
+        .order_by("order_id", "position")
+        .values_list("order_id", "position", "item_id", "required_quantity")
+    ):
+        p, parent = parents[order_id]
+        if p.level + 1 > MAX_PEGGING_DEPTH:
+            raise _LineFailed(
+                f"Line {p.line.position} ({p.line.item.sku}): the MTO structure is deeper than "
+                f"{MAX_PEGGING_DEPTH} levels."
+            )
+        start = parent.scheduled_start.date() if parent.scheduled_start else parent.due_date
+        children.append(
+            _Pending(
+                line=p.line,
+                path=f"{p.path}/{position}",
+                level=p.level + 1,
                 item_id=item_id,
                 quantity=required,
                 due_date=max(start, timezone.localdate()),
                 order_type=OrderType.MTO,
-                user=user,
-                counter=counter,
                 parent=parent,
             )
-            if child is not None:
-                next_frontier.append((child, f"{parent_path}/{position}", parent_level + 1))
-        frontier = next_frontier
+        )
+    return children
 
 
-def _generate_line(
-    line: SalesOrderLine, *, order: SalesOrder, location: Location, user, counter: _Counter
-) -> None:
-    strategy = line.strategy or line.item.strategy
-    if strategy == Strategy.MTS:
-        _generate_mts(line, order=order, location=location, user=user, counter=counter)
-    elif strategy == Strategy.MTO:
-        _generate_mto(line, user=user, counter=counter)
-    elif strategy == Strategy.ATO:
-        # Final assembly only: its sub-assemblies are components, reserved from stock when
-        # the order is released.
-        _create_pegged(
-            line,
-            path=TOP_PATH,
-            level=0,
-            item_id=line.item_id,
-            quantity=line.quantity,
-            due_date=_due_date(line),
-            order_type=OrderType.ATO,
-            user=user,
-            counter=counter,
+def _generate_orders(lines: list[SalesOrderLine], *, user, counter: _Counter) -> None:
+    """Pegged production orders for MTO, ATO and ETO lines, a level at a time in bulk: the
+    top orders of all lines, then the MTO sub-assemblies of those, and so on."""
+    eto_items = {ln.item_id for ln in lines if (ln.strategy or ln.item.strategy) == Strategy.ETO}
+    with_bom = set(
+        Bom.objects.filter(item_id__in=eto_items, status="active").values_list("item_id", flat=True).distinct()
+    )
+    pending = []
+    for line in lines:
+        strategy = line.strategy or line.item.strategy
+        pending.append(
+            _Pending(
+                line=line,
+                path=TOP_PATH,
+                level=0,
+                item_id=line.item_id,
+                quantity=line.quantity,
+                due_date=_due_date(line),
+                order_type={Strategy.MTO: OrderType.MTO, Strategy.ATO: OrderType.ATO}.get(strategy, OrderType.ETO),
+                # ETO without a BOM starts empty, for engineering to complete.
+                copy_structure=strategy != Strategy.ETO or line.item_id in with_bom,
+            )
         )
-    elif strategy == Strategy.ETO:
-        has_bom = Bom.objects.filter(item_id=line.item_id, status="active").exists()
-        _create_pegged(
-            line,
-            path=TOP_PATH,
-            level=0,
-            item_id=line.item_id,
-            quantity=line.quantity,
-            due_date=_due_date(line),
-            order_type=OrderType.ETO,
-            user=user,
-            counter=counter,
-            copy_structure=has_bom,
-        )
+    while pending:
+        created = _create_level(_claim_many(pending), user=user)
+        counter.orders += len(created)
+        pending = _mto_children(created)
 
 
 def _status_after_generation(lines: list[SalesOrderLine]) -> str:
@@ -640,11 +648,16 @@ def sales_order_generate(*, order_id: int) -> GenerationResult:
     try:
         with transaction.atomic():
             location = fg_location()
-            for line in sorted(lines, key=lambda ln: ln.position):
-                try:
-                    _generate_line(line, order=order, location=location, user=user, counter=counter)
-                except DomainError as exc:
-                    raise _LineFailed(f"Line {line.position} ({line.item.sku}): {exc.message}") from exc
+            ordered = sorted(lines, key=lambda ln: ln.position)
+            for line in ordered:
+                if (line.strategy or line.item.strategy) == Strategy.MTS:
+                    try:
+                        _generate_mts(line, order=order, location=location, user=user, counter=counter)
+                    except DomainError as exc:
+                        raise _LineFailed(f"Line {line.position} ({line.item.sku}): {exc.message}") from exc
+            _generate_orders(
+                [ln for ln in ordered if (ln.strategy or ln.item.strategy) != Strategy.MTS], user=user, counter=counter
+            )
     except _LineFailed as failure:
         ensure_transition(order, SalesOrderStatus.GENERATION_FAILED)
         order.status = SalesOrderStatus.GENERATION_FAILED
@@ -656,9 +669,7 @@ def sales_order_generate(*, order_id: int) -> GenerationResult:
     order.status = to_status
     order.generation_error = ""
     order.generated_at = timezone.now()
-    order.save(
-        update_fields=["status", "generation_error", "generation_attempts", "generated_at", "updated_at"]
-    )
+    order.save(update_fields=["status", "generation_error", "generation_attempts", "generated_at", "updated_at"])
     return GenerationResult(order.pk, order.status, counter.orders, counter.reservations)
 
 
@@ -689,9 +700,7 @@ def _open_reservations(order: SalesOrder, line_ids: list[int]) -> dict[int, Rese
 
 
 @transaction.atomic
-def sales_order_deliver(
-    *, order_id: int, lines: Sequence[DeliveryLineInput], user, note: str = ""
-) -> Delivery:
+def sales_order_deliver(*, order_id: int, lines: Sequence[DeliveryLineInput], user, note: str = "") -> Delivery:
     """Issue goods from the finished-goods store against the order's lines: the line's own
     reservation is consumed first, the rest must be free stock. Partial deliveries are
     allowed, over-delivery is refused; a fully delivered line releases what it still had
@@ -705,9 +714,7 @@ def sales_order_deliver(
             fields={"status": order.status},
         )
     if not lines:
-        raise ValidationFailed(
-            "A delivery needs at least one line.", code="required", fields={"lines": "required"}
-        )
+        raise ValidationFailed("A delivery needs at least one line.", code="required", fields={"lines": "required"})
     order_lines = {ln.pk: ln for ln in _locked_lines(order)}
     location = fg_location()
     requested: dict[int, Decimal] = {}
@@ -784,10 +791,7 @@ def sales_order_deliver(
     delivery.stock_posting = posting
     delivery.save(update_fields=["stock_posting"])
     DeliveryLine.objects.bulk_create(
-        [
-            DeliveryLine(delivery=delivery, line_id=e.line_id, quantity=e.quantity, lot_id=e.lot_id)
-            for e in lines
-        ]
+        [DeliveryLine(delivery=delivery, line_id=e.line_id, quantity=e.quantity, lot_id=e.lot_id) for e in lines]
     )
     changed = []
     for line_id, quantity in requested.items():
@@ -795,9 +799,7 @@ def sales_order_deliver(
         line.delivered_quantity += quantity
         if line.delivered_quantity >= line.quantity:
             line.status = LineStatus.DELIVERED
-            reservations_release(
-                document_type=DOCUMENT_TYPE, document_id=order.pk, document_line_id=line.pk, user=user
-            )
+            reservations_release(document_type=DOCUMENT_TYPE, document_id=order.pk, document_line_id=line.pk, user=user)
         changed.append(line)
     SalesOrderLine.objects.bulk_update(changed, ["delivered_quantity", "status"])
     remaining = [ln for ln in order_lines.values() if ln.status == LineStatus.OPEN]
@@ -832,14 +834,10 @@ def _line_unwind(order: SalesOrder, line: SalesOrderLine, *, user, reason: str) 
             flags.append(f"{po.number} is {po.status}: finish it to stock or close it.")
             continue
         try:
-            production_order_cancel(
-                order_id=po.pk, user=user, reason=f"Sales order {order.number} cancelled: {reason}"
-            )
+            production_order_cancel(order_id=po.pk, user=user, reason=f"Sales order {order.number} cancelled: {reason}")
         except StateConflict as exc:
             flags.append(f"{po.number}: {exc.message}")
-    reservations_release(
-        document_type=DOCUMENT_TYPE, document_id=order.pk, document_line_id=line.pk, user=user
-    )
+    reservations_release(document_type=DOCUMENT_TYPE, document_id=order.pk, document_line_id=line.pk, user=user)
     line.status = LineStatus.CANCELLED
     line.cancel_reason = reason
     if flags:
@@ -881,9 +879,7 @@ def sales_order_line_cancel(*, order_id: int, line_id: int, user, reason: str) -
     if order.status in (SalesOrderStatus.DELIVERED, SalesOrderStatus.CANCELLED):
         raise StateConflict(f"Sales order {order.number} is {order.status}.", code="invalid_transition")
     if line.status != LineStatus.OPEN:
-        raise StateConflict(
-            f"Line {line.position} is {line.status}.", code="line_closed", fields={"line": line.status}
-        )
+        raise StateConflict(f"Line {line.position} is {line.status}.", code="line_closed", fields={"line": line.status})
     if line.delivered_quantity > 0:
         raise StateConflict(
             f"Line {line.position} is partially delivered; it cannot be cancelled.",

@@ -4,9 +4,7 @@ from django.db import OperationalError
 from sales import services
 
 
-@shared_task(
-    autoretry_for=(OperationalError,), retry_backoff=True, retry_backoff_max=60, max_retries=5, acks_late=True
-)
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, retry_backoff_max=60, max_retries=5, acks_late=True)
 def sales_order_generate_task(order_id: int) -> dict:
     """Generate the production orders and reservations of a confirmed sales order. Safe to
     redeliver: the service locks the order and pegging rows are unique per line and path."""

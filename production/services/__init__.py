@@ -19,6 +19,7 @@ from production.services.materials import IssueLine, production_order_issue
 from production.services.orders import (
     ComponentInput,
     OperationInput,
+    OrderDraft,
     production_order_component_add,
     production_order_component_remove,
     production_order_component_update,
@@ -29,6 +30,7 @@ from production.services.orders import (
     production_order_operation_update,
     production_order_reschedule,
     production_order_update,
+    production_orders_create_bulk,
 )
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "ConfirmationInput",
     "IssueLine",
     "OperationInput",
+    "OrderDraft",
     "backflush_lines",
     "confirmation_create",
     "confirmation_post",
@@ -57,4 +60,5 @@ __all__ = [
     "production_order_release",
     "production_order_reschedule",
     "production_order_update",
+    "production_orders_create_bulk",
 ]

@@ -49,18 +49,19 @@ def set_status(order: ProductionOrder, to_status: str, *, user, reason: str = ""
     order.save(update_fields=["status", "version", "updated_at"])
 
 
-def order_number_next() -> str:
-    """Next gap-free number of the current year; must run inside the creating transaction."""
+def order_numbers_next(count: int = 1) -> list[str]:
+    """The next ``count`` gap-free numbers of the current year, as one block; must run inside
+    the creating transaction (the sequence row stays locked until it commits)."""
     year = timezone.localdate().year
     OrderNumberSequence.objects.bulk_create([OrderNumberSequence(year=year)], ignore_conflicts=True)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {OrderNumberSequence._meta.db_table} SET last_number = last_number + 1 "  # noqa: S608
+            f"UPDATE {OrderNumberSequence._meta.db_table} SET last_number = last_number + %s "  # noqa: S608
             "WHERE year = %s RETURNING last_number",
-            [year],
+            [count, year],
         )
-        number = cursor.fetchone()[0]
-    return f"PO-{year}-{number:06d}"
+        last = cursor.fetchone()[0]
+    return [f"PO-{year}-{number:06d}" for number in range(last - count + 1, last + 1)]
 
 
 @contextlib.contextmanager

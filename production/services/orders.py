@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
@@ -19,8 +20,8 @@ from production.enums import Flushing, OrderStatus, OrderType
 from production.locks import production_order_qs_select_for_update
 from production.models import OrderComponent, OrderOperation, ProductionOrder
 from production.services import structure
-from production.services.common import audit, ensure_structure_editable, order_number_next
-from production.services.scheduling import production_order_schedule
+from production.services.common import audit, ensure_structure_editable, order_numbers_next
+from production.services.scheduling import production_order_schedule, production_orders_schedule
 
 QUANT = Decimal(1).scaleb(-QTY_PLACES)
 HUNDRED = Decimal(100)
@@ -84,6 +85,24 @@ def _validate_quantity(quantity: Decimal, field: str = "quantity") -> Decimal:
     return q(quantity)
 
 
+@dataclass(frozen=True)
+class OrderDraft:
+    """One order to create; see ``production_order_create`` for the meaning of the fields."""
+
+    item_id: int
+    quantity: Decimal
+    due_date: dt.date
+    order_type: str | None = None
+    priority: int = 5
+    start_date: dt.date | None = None
+    cost_center_id: int | None = None
+    issue_location_id: int | None = None
+    receipt_location_id: int | None = None
+    sales_order_line_id: int | None = None
+    parent_id: int | None = None
+    copy_structure: bool = True
+
+
 @transaction.atomic
 def production_order_create(
     *,
@@ -105,107 +124,172 @@ def production_order_create(
     start date (phantoms exploded, scrap applied, scaled to the quantity) and operations
     from the routing; then schedule it. ETO orders start in engineering and may start empty
     (``copy_structure=False``)."""
-    quantity = _validate_quantity(quantity)
-    item = Item.objects.filter(pk=item_id).first()
-    if item is None:
-        raise ValidationFailed(f"Item {item_id} does not exist.", code="unknown_item", fields={"item": "unknown"})
-    if not item.is_active:
-        raise ValidationFailed(f"Item {item.sku} is inactive.", code="inactive_item", fields={"item": "inactive"})
-    if item.procurement != Procurement.MAKE:
-        raise ValidationFailed(
-            f"Item {item.sku} is bought, not made; it gets a purchase requisition, not a production order.",
-            code="item_not_made",
-            fields={"item": "procurement is buy"},
-        )
-    if not 1 <= int(priority) <= 9:
-        raise ValidationFailed("priority must be between 1 and 9.", fields={"priority": "1..9"})
-    order_type = order_type or item.strategy
-    if order_type not in OrderType.values:
-        raise ValidationFailed(
-            f"order_type must be one of {', '.join(OrderType.values)}.", fields={"order_type": "invalid"}
-        )
-    cost_center = None
-    if cost_center_id is not None:
-        cost_center = CostCenter.objects.filter(pk=cost_center_id).first()
-        if cost_center is None:
+    draft = OrderDraft(
+        item_id=item_id,
+        quantity=quantity,
+        due_date=due_date,
+        order_type=order_type,
+        priority=priority,
+        start_date=start_date,
+        cost_center_id=cost_center_id,
+        issue_location_id=issue_location_id,
+        receipt_location_id=receipt_location_id,
+        sales_order_line_id=sales_order_line_id,
+        parent_id=parent_id,
+        copy_structure=copy_structure,
+    )
+    return production_orders_create_bulk(drafts=[draft], user=user)[0]
+
+
+def _validate_drafts(drafts: Sequence[OrderDraft]) -> dict[int, Item]:
+    items = Item.objects.in_bulk({d.item_id for d in drafts})
+    cost_centers = {d.cost_center_id for d in drafts if d.cost_center_id is not None}
+    known_cost_centers = set(CostCenter.objects.filter(pk__in=cost_centers).values_list("pk", flat=True))
+    for d in drafts:
+        _validate_quantity(d.quantity)
+        item = items.get(d.item_id)
+        if item is None:
+            raise ValidationFailed(f"Item {d.item_id} does not exist.", code="unknown_item", fields={"item": "unknown"})
+        if not item.is_active:
+            raise ValidationFailed(f"Item {item.sku} is inactive.", code="inactive_item", fields={"item": "inactive"})
+        if item.procurement != Procurement.MAKE:
+            raise ValidationFailed(
+                f"Item {item.sku} is bought, not made; it gets a purchase requisition, not a production order.",
+                code="item_not_made",
+                fields={"item": "procurement is buy"},
+            )
+        if not 1 <= int(d.priority) <= 9:
+            raise ValidationFailed("priority must be between 1 and 9.", fields={"priority": "1..9"})
+        if (d.order_type or item.strategy) not in OrderType.values:
+            raise ValidationFailed(
+                f"order_type must be one of {', '.join(OrderType.values)}.", fields={"order_type": "invalid"}
+            )
+        if d.cost_center_id is not None and d.cost_center_id not in known_cost_centers:
             raise ValidationFailed("Unknown cost center.", fields={"cost_center": "unknown"})
-    issue_location = (
-        Location.objects.filter(pk=issue_location_id).first()
-        if issue_location_id
-        else _default_location("PRODUCTION_ISSUE_LOCATION", "issue_location")
-    )
-    receipt_location = (
-        Location.objects.filter(pk=receipt_location_id).first()
-        if receipt_location_id
-        else _default_location("PRODUCTION_RECEIPT_LOCATION", "receipt_location")
-    )
-    if issue_location is None:
-        raise ValidationFailed("Unknown issue location.", fields={"issue_location": "unknown"})
-    if receipt_location is None:
-        raise ValidationFailed("Unknown receipt location.", fields={"receipt_location": "unknown"})
-    on_date = start_date or timezone.localdate()
+    return items
 
-    bom = routing = None
-    components: list[structure.ComponentDraft] = []
-    operations: list[structure.OperationDraft] = []
-    if copy_structure:
-        bom = structure.bom_for_item(item_id=item.pk, on_date=on_date)
-        routing = structure.routing_for(item_id=item.pk, on_date=on_date)
-        if order_type != OrderType.ETO:
-            if bom is None:
-                raise ValidationFailed(
-                    f"Item {item.sku} has no active BOM valid on {on_date}.",
-                    code="no_bom",
-                    fields={"item": "no active BOM"},
-                )
-            if routing is None:
-                raise ValidationFailed(
-                    f"Item {item.sku} has no active routing valid on {on_date}.",
-                    code="no_routing",
-                    fields={"item": "no active routing"},
-                )
-        if bom is not None:
-            components = structure.components_from_bom(bom=bom, on_date=on_date)
-        if routing is not None:
-            operations = structure.operations_from_routing(routing=routing)
 
-    decimals = _unit_decimals(d.item_id for d in components)
+def _locations(drafts: Sequence[OrderDraft]) -> tuple[dict[int, Location], Location | None, Location | None]:
+    explicit = {d.issue_location_id for d in drafts if d.issue_location_id} | {
+        d.receipt_location_id for d in drafts if d.receipt_location_id
+    }
+    known = Location.objects.in_bulk(explicit)
+    for d in drafts:
+        if d.issue_location_id and d.issue_location_id not in known:
+            raise ValidationFailed("Unknown issue location.", fields={"issue_location": "unknown"})
+        if d.receipt_location_id and d.receipt_location_id not in known:
+            raise ValidationFailed("Unknown receipt location.", fields={"receipt_location": "unknown"})
+    default_issue = default_receipt = None
+    if any(not d.issue_location_id for d in drafts):
+        default_issue = _default_location("PRODUCTION_ISSUE_LOCATION", "issue_location")
+    if any(not d.receipt_location_id for d in drafts):
+        default_receipt = _default_location("PRODUCTION_RECEIPT_LOCATION", "receipt_location")
+    return known, default_issue, default_receipt
+
+
+@transaction.atomic
+def production_orders_create_bulk(*, drafts: Sequence[OrderDraft], user) -> list[ProductionOrder]:
+    """Create many planned orders at once, with the same rules as ``production_order_create``:
+    structure loaded once per item and date, a block of gap-free numbers, bulk inserts, and
+    scheduling in memory. All or nothing."""
+    if not drafts:
+        return []
+    items = _validate_drafts(drafts)
+    known_locations, default_issue, default_receipt = _locations(drafts)
+    today = timezone.localdate()
+
+    structures: dict[tuple[int, dt.date, bool, bool], tuple] = {}
+    for d in drafts:
+        item = items[d.item_id]
+        order_type = d.order_type or item.strategy
+        on_date = d.start_date or today
+        key = (item.pk, on_date, d.copy_structure, order_type == OrderType.ETO)
+        if key in structures:
+            continue
+        bom = routing = None
+        components: list[structure.ComponentDraft] = []
+        operations: list[structure.OperationDraft] = []
+        if d.copy_structure:
+            bom = structure.bom_for_item(item_id=item.pk, on_date=on_date)
+            routing = structure.routing_for(item_id=item.pk, on_date=on_date)
+            if order_type != OrderType.ETO:
+                if bom is None:
+                    raise ValidationFailed(
+                        f"Item {item.sku} has no active BOM valid on {on_date}.",
+                        code="no_bom",
+                        fields={"item": "no active BOM"},
+                    )
+                if routing is None:
+                    raise ValidationFailed(
+                        f"Item {item.sku} has no active routing valid on {on_date}.",
+                        code="no_routing",
+                        fields={"item": "no active routing"},
+                    )
+            if bom is not None:
+                components = structure.components_from_bom(bom=bom, on_date=on_date)
+            if routing is not None:
+                operations = structure.operations_from_routing(routing=routing)
+        structures[key] = (bom, routing, components, operations)
+    decimals = _unit_decimals(c.item_id for (_, _, comps, _) in structures.values() for c in comps)
+    numbers = order_numbers_next(len(drafts))
+
     with audit(user, "create"):
-        order = ProductionOrder.objects.create(
-            number=order_number_next(),
-            item=item,
-            quantity=quantity,
-            order_type=order_type,
-            priority=priority,
-            due_date=due_date,
-            cost_center=cost_center,
-            bom=bom,
-            routing=routing,
-            issue_location=issue_location,
-            receipt_location=receipt_location,
-            sales_order_line_id=sales_order_line_id,
-            parent_id=parent_id,
-            created_by=user,
-        )
-        OrderComponent.objects.bulk_create(
-            [
-                OrderComponent(
-                    order=order,
-                    position=(index + 1) * 10,
-                    item_id=draft.item_id,
-                    quantity_per_unit=draft.quantity_per_unit,
-                    scrap_percent=draft.scrap_percent,
-                    required_quantity=required(draft.quantity_per_unit, quantity, decimals[draft.item_id]),
-                    flushing=draft.flushing,
-                    operation_sequence=draft.operation_sequence,
-                    issue_location=issue_location,
-                )
-                for index, draft in enumerate(components)
+        orders = []
+        for d, number in zip(drafts, numbers, strict=True):
+            item = items[d.item_id]
+            order_type = d.order_type or item.strategy
+            bom, routing, _, _ = structures[
+                (item.pk, d.start_date or today, d.copy_structure, order_type == OrderType.ETO)
             ]
-        )
-        OrderOperation.objects.bulk_create([OrderOperation(order=order, **draft.as_fields()) for draft in operations])
-        production_order_schedule(order=order, start=None if start_date is None else _start_of(start_date))
-    return order
+            orders.append(
+                ProductionOrder(
+                    number=number,
+                    item=item,
+                    quantity=q(d.quantity),
+                    order_type=order_type,
+                    priority=d.priority,
+                    due_date=d.due_date,
+                    cost_center_id=d.cost_center_id,
+                    bom=bom,
+                    routing=routing,
+                    issue_location=known_locations.get(d.issue_location_id) or default_issue,
+                    receipt_location=known_locations.get(d.receipt_location_id) or default_receipt,
+                    sales_order_line_id=d.sales_order_line_id,
+                    parent_id=d.parent_id,
+                    created_by=user,
+                )
+            )
+        ProductionOrder.objects.bulk_create(orders)
+        components: list[OrderComponent] = []
+        operations: list[OrderOperation] = []
+        for d, order in zip(drafts, orders, strict=True):
+            _, _, comp_drafts, op_drafts = structures[
+                (order.item_id, d.start_date or today, d.copy_structure, order.order_type == OrderType.ETO)
+            ]
+            for index, draft in enumerate(comp_drafts):
+                components.append(
+                    OrderComponent(
+                        order=order,
+                        position=(index + 1) * 10,
+                        item_id=draft.item_id,
+                        quantity_per_unit=draft.quantity_per_unit,
+                        scrap_percent=draft.scrap_percent,
+                        required_quantity=required(draft.quantity_per_unit, order.quantity, decimals[draft.item_id]),
+                        flushing=draft.flushing,
+                        operation_sequence=draft.operation_sequence,
+                        issue_location=order.issue_location,
+                    )
+                )
+            operations.extend(OrderOperation(order=order, **draft.as_fields()) for draft in op_drafts)
+        OrderComponent.objects.bulk_create(components)
+        OrderOperation.objects.bulk_create(operations)
+        starts = {
+            order.pk: _start_of(d.start_date)
+            for d, order in zip(drafts, orders, strict=True)
+            if d.start_date is not None
+        }
+        production_orders_schedule(orders=orders, starts=starts)
+    return orders
 
 
 def _start_of(day: dt.date) -> dt.datetime:

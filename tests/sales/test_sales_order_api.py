@@ -31,9 +31,7 @@ def _body(splant, **overrides):
     return body
 
 
-def test_sales_order_create_and_confirm_by_integration(
-    splant, integration_api, django_capture_on_commit_callbacks
-):
+def test_sales_order_create_and_confirm_by_integration(splant, integration_api, django_capture_on_commit_callbacks):
     # when an integration creates an order with two lines and confirms it with a key
     response = integration_api.post(URL, _body(splant), format="json", HTTP_IDEMPOTENCY_KEY="create-1")
     assert response.status_code == 201, response.json()
@@ -112,11 +110,7 @@ def test_sales_order_confirm_conflicts(splant, planner, planner_api, django_capt
 
     # then 409 naming what is wrong
     assert twice.status_code == 409 and twice.json()["code"] == "already_confirmed"
-    assert (
-        blank.status_code == 409
-        and blank.json()["code"] == "empty_order"
-        and "lines" in blank.json()["fields"]
-    )
+    assert blank.status_code == 409 and blank.json()["code"] == "empty_order" and "lines" in blank.json()["fields"]
 
 
 def test_sales_order_edit_only_while_draft(splant, planner, planner_api, django_capture_on_commit_callbacks):
@@ -143,9 +137,7 @@ def test_sales_order_roles(splant, planner, viewer_api, operator_api):
     assert viewer_api.post("/api/v1/customers/", {"code": "X", "name": "X"}).status_code == 403
 
 
-def test_sales_order_deliver_api_over_delivery(
-    splant, planner, planner_api, django_capture_on_commit_callbacks
-):
+def test_sales_order_deliver_api_over_delivery(splant, planner, planner_api, django_capture_on_commit_callbacks):
     order = order_for(splant, planner, (splant.mts, 2))
     with django_capture_on_commit_callbacks(execute=False):
         services.sales_order_confirm(order_id=order.pk, user=planner)

@@ -30,9 +30,7 @@ def test_sales_order_cancel_cancels_orders_and_releases_reservations(
     splant, planner, django_capture_on_commit_callbacks
 ):
     # given a generated order with a reservation and a three-level MTO chain
-    order = _generated(
-        splant, planner, (splant.mts, 4), (splant.mto, 1), capture=django_capture_on_commit_callbacks
-    )
+    order = _generated(splant, planner, (splant.mts, 4), (splant.mto, 1), capture=django_capture_on_commit_callbacks)
 
     # when it is cancelled
     services.sales_order_cancel(order_id=order.pk, user=planner, reason="customer withdrew")
@@ -49,17 +47,13 @@ def test_sales_order_cancel_cancels_orders_and_releases_reservations(
 
 def test_sales_order_line_cancel_flags_started_order(splant, planner, django_capture_on_commit_callbacks):
     # given an MTO line whose top order is already in progress, and an MTS line
-    order = _generated(
-        splant, planner, (splant.mto, 1), (splant.mts, 1), capture=django_capture_on_commit_callbacks
-    )
+    order = _generated(splant, planner, (splant.mto, 1), (splant.mts, 1), capture=django_capture_on_commit_callbacks)
     mto_line, mts_line = order.lines.order_by("position")
     top = ProductionOrder.objects.get(item=splant.mto)
     ProductionOrder.objects.filter(pk=top.pk).update(status=OrderStatus.IN_PROGRESS)
 
     # when the MTO line is cancelled
-    services.sales_order_line_cancel(
-        order_id=order.pk, line_id=mto_line.pk, user=planner, reason="changed mind"
-    )
+    services.sales_order_line_cancel(order_id=order.pk, line_id=mto_line.pk, user=planner, reason="changed mind")
 
     # then the unstarted sub-assembly orders are cancelled, the started one is flagged
     mto_line.refresh_from_db()
@@ -73,9 +67,7 @@ def test_sales_order_line_cancel_flags_started_order(splant, planner, django_cap
     assert Reservation.objects.get(document_line_id=mts_line.pk).status == "open"
 
 
-def test_sales_order_cancel_needs_a_reason_and_an_open_order(
-    splant, planner, django_capture_on_commit_callbacks
-):
+def test_sales_order_cancel_needs_a_reason_and_an_open_order(splant, planner, django_capture_on_commit_callbacks):
     order = _generated(splant, planner, (splant.mts, 1), capture=django_capture_on_commit_callbacks)
     with pytest.raises(ValidationFailed):
         services.sales_order_cancel(order_id=order.pk, user=planner, reason=" ")
@@ -91,9 +83,7 @@ def test_sales_order_cancel_needs_a_reason_and_an_open_order(
     assert exc.value.code == "invalid_transition"
 
 
-def test_sales_order_cancel_before_generation_makes_task_a_no_op(
-    splant, planner, django_capture_on_commit_callbacks
-):
+def test_sales_order_cancel_before_generation_makes_task_a_no_op(splant, planner, django_capture_on_commit_callbacks):
     # given a confirmed order whose task has not run yet
     order = order_for(splant, planner, (splant.mto, 1))
     with django_capture_on_commit_callbacks(execute=False):

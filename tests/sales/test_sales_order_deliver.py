@@ -84,14 +84,10 @@ def test_sales_order_deliver_refuses_over_delivery(splant, planner, django_captu
     assert not StockMovement.objects.filter(movement_type="delivery").exists()
 
 
-def test_sales_order_deliver_refuses_stock_reserved_for_others(
-    splant, planner, django_capture_on_commit_callbacks
-):
+def test_sales_order_deliver_refuses_stock_reserved_for_others(splant, planner, django_capture_on_commit_callbacks):
     # given 2 of FG-MTS-SHORT, both reserved by a first order; a second order of 2 has none
     _generated(splant, planner, (splant.mts_short, 2), capture=django_capture_on_commit_callbacks)
-    order, (line,) = _generated(
-        splant, planner, (splant.mts_short, 2), capture=django_capture_on_commit_callbacks
-    )
+    order, (line,) = _generated(splant, planner, (splant.mts_short, 2), capture=django_capture_on_commit_callbacks)
 
     # when the second order tries to ship
     with pytest.raises(InsufficientStock) as exc:

@@ -156,9 +156,7 @@ def test_sales_order_generate_twice_creates_nothing_more(splant, planner, django
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sales_order_generate_concurrently_creates_one_set(
-    splant, planner, django_capture_on_commit_callbacks
-):
+def test_sales_order_generate_concurrently_creates_one_set(splant, planner, django_capture_on_commit_callbacks):
     # given a confirmed order (task not run)
     order = _mixed(splant, planner)
     with django_capture_on_commit_callbacks(execute=False):
@@ -192,9 +190,7 @@ def test_sales_order_generate_concurrently_creates_one_set(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sales_order_generate_failure_rolls_back_and_retry_succeeds(
-    celery_worker, splant, planner, planner_api
-):
+def test_sales_order_generate_failure_rolls_back_and_retry_succeeds(celery_worker, splant, planner, planner_api):
     # given an MTO sub-assembly without a routing, after the MTS line (which would reserve)
     Routing.objects.filter(item=splant.sa_mto2).delete()
     order = order_for(splant, planner, (splant.mts, 4), (splant.mto, 1))
