@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from config.exceptions import NotFound, ValidationFailed
 from config.fields import QTY_PLACES, ZERO
-from inventory.enums import Procurement
+from inventory.enums import ItemType, Procurement
 from inventory.models import Item, Location
 from planning.models import CostCenter, WorkCenter
 from production.enums import Flushing, OrderStatus, OrderType
@@ -180,11 +180,24 @@ def _locations(drafts: Sequence[OrderDraft]) -> tuple[dict[int, Location], Locat
         if d.receipt_location_id and d.receipt_location_id not in known:
             raise ValidationFailed("Unknown receipt location.", fields={"receipt_location": "unknown"})
     default_issue = default_receipt = None
-    if any(not d.issue_location_id for d in drafts):
+    if any(not d.issue_location_id or not d.receipt_location_id for d in drafts):
         default_issue = _default_location("PRODUCTION_ISSUE_LOCATION", "issue_location")
     if any(not d.receipt_location_id for d in drafts):
         default_receipt = _default_location("PRODUCTION_RECEIPT_LOCATION", "receipt_location")
     return known, default_issue, default_receipt
+
+
+def _receipt_location_id(draft, item, known, parent_issue, default_issue, default_receipt) -> int:
+    """Where the output goes: as given; else a sub-assembly goes where its consumer issues
+    from (the parent order's issue location, or the production issue store), and a finished
+    good to the finished-goods store."""
+    if draft.receipt_location_id:
+        return known[draft.receipt_location_id].pk
+    if draft.parent_id and draft.parent_id in parent_issue:
+        return parent_issue[draft.parent_id]
+    if item.item_type == ItemType.SEMI_FINISHED and default_issue is not None:
+        return default_issue.pk
+    return default_receipt.pk
 
 
 @transaction.atomic
@@ -235,6 +248,11 @@ def production_orders_create_bulk(*, drafts: Sequence[OrderDraft], user) -> list
 
     with audit(user, "create"):
         orders = []
+        parent_issue = dict(
+            ProductionOrder.objects.filter(pk__in={d.parent_id for d in drafts if d.parent_id}).values_list(
+                "pk", "issue_location_id"
+            )
+        )
         for d, number in zip(drafts, numbers, strict=True):
             item = items[d.item_id]
             order_type = d.order_type or item.strategy
@@ -253,7 +271,9 @@ def production_orders_create_bulk(*, drafts: Sequence[OrderDraft], user) -> list
                     bom=bom,
                     routing=routing,
                     issue_location=known_locations.get(d.issue_location_id) or default_issue,
-                    receipt_location=known_locations.get(d.receipt_location_id) or default_receipt,
+                    receipt_location_id=_receipt_location_id(
+                        d, item, known_locations, parent_issue, default_issue, default_receipt
+                    ),
                     sales_order_line_id=d.sales_order_line_id,
                     parent_id=d.parent_id,
                     created_by=user,

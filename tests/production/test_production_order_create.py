@@ -139,3 +139,22 @@ def test_requirements_round_up_to_the_unit_precision(plant, planner):
     )
 
     assert order.components.get().required_quantity == Decimal(2)  # 1.5 pieces → 2 to pick
+
+
+def test_sub_assemblies_are_received_where_their_consumers_issue_from(plant, planner):
+    from tests.inventory.factories import BomFactory, BomLineFactory, ItemFactory
+    from tests.planning.factories import RoutingFactory, RoutingOperationFactory
+
+    sub = ItemFactory(sku="SUB", procurement="make", item_type="semi_finished")
+    BomLineFactory(bom=BomFactory(item=sub), component=plant.part_back, quantity=Decimal(1))
+    RoutingOperationFactory(routing=RoutingFactory(item=sub), work_center=plant.wc_a)
+    parent = services.production_order_create(item_id=plant.finished.pk, quantity=1, due_date=in_days(20), user=planner)
+
+    standalone = services.production_order_create(item_id=sub.pk, quantity=1, due_date=in_days(9), user=planner)
+    child = services.production_order_create(
+        item_id=sub.pk, quantity=1, due_date=in_days(9), user=planner, parent_id=parent.pk
+    )
+
+    assert parent.receipt_location == plant.fg  # a finished good goes to the finished-goods store
+    assert standalone.receipt_location_id == plant.rm.pk
+    assert child.receipt_location_id == parent.issue_location_id
