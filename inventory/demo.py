@@ -45,7 +45,7 @@ B, M = Flushing.BACKWARD, Flushing.MANUAL
 # parent -> (component, qty, scrap %, phantom, op, flushing); sub-assemblies first.
 BOMS: dict[str, list[tuple]] = {
     "SA-100": [("RM-STEEL", "4.2", "5", False, 10, B), ("RM-PAINT", "0.4", "0", False, 30, B)],
-    "SA-110": [("RM-STEEL", "7.5", "5", False, 10, M), ("RM-PAINT", "0.8", "0", False, 30, M)],
+    "SA-110": [("RM-STEEL", "7.5", "5", False, 10, B), ("RM-PAINT", "0.8", "0", False, 30, B)],
     "SA-200": [
         ("PP-RIM", "1", "0", False, 10, B),
         ("PP-SPOKE", "36", "2", False, 10, B),
@@ -53,23 +53,23 @@ BOMS: dict[str, list[tuple]] = {
         ("PP-TIRE", "1", "0", False, 10, B),
     ],
     "SA-300": [
-        ("PP-CHAIN", "1", "0", False, None, M),
-        ("PP-CRANK", "1", "0", False, None, M),
-        ("PP-PEDAL", "1", "0", False, None, M),
+        ("PP-CHAIN", "1", "0", False, None, B),
+        ("PP-CRANK", "1", "0", False, None, B),
+        ("PP-PEDAL", "1", "0", False, None, B),
     ],
     "FG-1000": [
-        ("SA-100", "1", "0", False, 10, M),
-        ("SA-200", "2", "0", False, 10, M),
-        ("SA-300", "1", "0", True, 10, M),
+        ("SA-100", "1", "0", False, 10, B),
+        ("SA-200", "2", "0", False, 10, B),
+        ("SA-300", "1", "0", True, 10, B),
         ("PP-SADDLE", "1", "0", False, 20, B),
         ("PP-HANDLEBAR", "1", "0", False, 20, B),
     ],
     "FG-2000": [
-        ("SA-110", "1", "0", False, 10, M),
-        ("SA-200", "3", "0", False, 10, M),
-        ("SA-300", "1", "0", True, None, M),
-        ("PP-BOX", "1", "0", False, 20, M),
-        ("PP-SADDLE", "1", "0", False, 20, M),
+        ("SA-110", "1", "0", False, 10, B),
+        ("SA-200", "3", "0", False, 10, B),
+        ("SA-300", "1", "0", True, None, B),
+        ("PP-BOX", "1", "0", False, 20, B),
+        ("PP-SADDLE", "1", "0", False, 20, B),
     ],
     "FG-3000": [
         ("SA-100", "1", "0", False, None, M),

@@ -207,6 +207,37 @@ def _insert_header(
     return existing, False
 
 
+def _ensure_reservations_respected(*, outgoing, balances, on_hand_delta, reserved_delta, items, locations) -> None:
+    """Refuse a posting that takes stock another document has reserved: per (item,
+    location), available (on hand − reserved, over all lots) must not drop below zero
+    because of it. Consuming one's own reservation leaves available unchanged and is always
+    allowed; so is anything at a location that allows negative stock."""
+    for item_id, location_id in sorted(outgoing):
+        location = locations[location_id]
+        if location.allow_negative:
+            continue
+        after = sum(
+            (b.on_hand - b.reserved for k, b in balances.items() if k[0] == item_id and k[1] == location_id), ZERO
+        )
+        change = sum((d for k, d in on_hand_delta.items() if k[0] == item_id and k[1] == location_id), ZERO) - sum(
+            (d for k, d in reserved_delta.items() if k[0] == item_id and k[1] == location_id), ZERO
+        )
+        before = after - change
+        if after < 0 and change < 0:
+            item = items[item_id]
+            needed = -sum((d for k, d in on_hand_delta.items() if k[:2] == (item_id, location_id) and d < 0), ZERO)
+            raise InsufficientStock(
+                f"Insufficient stock of {item.sku} at {location.code}: needed {_fmt(needed)}, available "
+                f"{_fmt(max(before, ZERO))}; the rest is reserved for other documents.",
+                fields={
+                    "item": item.sku,
+                    "location": location.code,
+                    "needed": _fmt(needed),
+                    "available": _fmt(max(before, ZERO)),
+                },
+            )
+
+
 def _post(
     *,
     movement_type: str,
@@ -267,7 +298,10 @@ def _post(
             res.updated_at = posting.posted_at  # bulk_update skips auto_now
             reserved_delta[(res.item_id, res.location_id, res.lot_id)] -= consume
 
-    balances = stock_balances_lock(keys=set(on_hand_delta) | set(reserved_delta))
+    # Outgoing stock must also leave what other documents reserved, summed over lots:
+    # lock every lot row of those (item, location) pairs, in the same global order.
+    outgoing = {(k[0], k[1]) for k, d in on_hand_delta.items() if d < 0}
+    balances = stock_balances_lock(keys=set(on_hand_delta) | set(reserved_delta), item_location_pairs=outgoing)
     for key, delta in sorted(on_hand_delta.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)):
         balance = balances[key]
         new_on_hand = balance.on_hand + delta
@@ -289,6 +323,14 @@ def _post(
         balance.on_hand = new_on_hand
     for key, delta in reserved_delta.items():
         balances[key].reserved += delta
+    _ensure_reservations_respected(
+        outgoing=outgoing,
+        balances=balances,
+        on_hand_delta=on_hand_delta,
+        reserved_delta=reserved_delta,
+        items=items,
+        locations=locations,
+    )
     changed = [balances[k] for k in set(on_hand_delta) | set(reserved_delta)]
     bulk_update_fields(changed, ["on_hand", "reserved"])
     if reservations:

@@ -252,3 +252,49 @@ def test_stock_check_command_reports_differences_with_exit_code_1(capsys):
         call_command("stock_check")
     assert exc.value.code == 1
     assert "DRIFT" in capsys.readouterr().out
+
+
+def test_an_issue_may_not_take_stock_reserved_for_another_document():
+    from inventory.services import reservation_create
+
+    user = None
+    item = ItemFactory(lot_tracked=True)
+    location = LocationFactory()
+    lot = LotFactory(item=item)
+    receive(item, location, 10, lot=lot)
+    other = reservation_create(
+        item_id=item.pk,
+        location_id=location.pk,
+        quantity=Decimal(8),
+        reference=DocumentRef(document_type="sales_order", document_id=1),
+        user=user,
+    )
+    mine = reservation_create(
+        item_id=item.pk,
+        location_id=location.pk,
+        quantity=Decimal(2),
+        reference=DocumentRef(document_type="production_order", document_id=2),
+        user=user,
+    )
+
+    with pytest.raises(InsufficientStock) as error:
+        stock_post(
+            movement_type="issue",
+            lines=[PostingLine(item_id=item.pk, location_id=location.pk, lot_id=lot.pk, quantity=Decimal(-1))],
+            reference=DocumentRef(document_type="test", document_id=3),
+            user=user,
+        )
+    assert "reserved for other documents" in error.value.message
+    # Consuming one's own reservation is fine, across lots.
+    stock_post(
+        movement_type="issue",
+        lines=[
+            PostingLine(
+                item_id=item.pk, location_id=location.pk, lot_id=lot.pk, quantity=Decimal(-2), reservation_id=mine.pk
+            )
+        ],
+        reference=DocumentRef(document_type="production_order", document_id=2),
+        user=user,
+    )
+    assert other.quantity == Decimal(8)
+    assert_ledger_consistent()

@@ -46,19 +46,7 @@ def test_backward_and_forward_genealogy(plant, planner, django_capture_on_commit
     receive(steel, plant.rm, 10, lot=late)
 
     _make(plant, planner, frame, 4, "F-100", django_capture_on_commit_callbacks)  # 8 steel: 3 of S-1, 5 of S-2
-    frames = Lot.objects.get(item=frame, lot_number="F-100")
-    # The frames go to the line where the bike order consumes them.
-    from inventory.services import DocumentRef, stock_transfer
-
-    stock_transfer(
-        item_id=frame.pk,
-        from_location_id=plant.fg.pk,
-        to_location_id=plant.rm.pk,
-        quantity=Decimal(4),
-        lot_id=frames.pk,
-        reference=DocumentRef(document_type="test", document_id=1),
-        user=planner,
-    )
+    # Semi-finished output lands where its consumers issue from (RM-STORE), ready for the bike order.
     _make(plant, planner, bike, 3, "B-7", django_capture_on_commit_callbacks)
     bikes = Lot.objects.get(item=bike, lot_number="B-7")
 
