@@ -53,7 +53,9 @@ def item_list(request: HttpRequest) -> HttpResponse:
 @office_required
 def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(Item.objects.select_related("uom"), pk=pk)
-    balances = selectors.stock_balance_list().filter(item=item).exclude(on_hand=0, reserved=0).order_by("location__code")
+    balances = (
+        selectors.stock_balance_list().filter(item=item).exclude(on_hand=0, reserved=0).order_by("location__code")
+    )
     boms = list(selectors.bom_list().filter(item=item).order_by("-version"))
     return render(
         request,

@@ -12,7 +12,7 @@ from django.db.models import F, Prefetch, QuerySet, Sum
 from config.fields import ZERO
 from inventory.models import Location, Reservation, StockBalance
 from inventory.selectors import stock_available
-from production.models import OrderComponent, OrderOperation, ProductionOrder
+from production.models import OrderComponent, OrderCost, OrderOperation, ProductionOrder
 
 
 def production_order_list() -> QuerySet[ProductionOrder]:
@@ -28,7 +28,7 @@ def production_order_detail_qs() -> QuerySet[ProductionOrder]:
             queryset=OrderComponent.objects.select_related("item", "item__uom", "issue_location"),
         ),
         Prefetch("operations", queryset=OrderOperation.objects.select_related("work_center")),
-        "costs",
+        Prefetch("costs", queryset=OrderCost.objects.select_related("cost_center")),
         "confirmations",
     )
 

@@ -19,7 +19,16 @@ from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError
 from config.roles import user_roles
-from config.pages import OFFICE_ROLES, can_plan, role_required, office_required, paginate, planner_required, query_without, run_service
+from config.pages import (
+    OFFICE_ROLES,
+    can_plan,
+    role_required,
+    office_required,
+    paginate,
+    planner_required,
+    query_without,
+    run_service,
+)
 from planning import selectors as planning_selectors
 from production import selectors, services
 from production.enums import ORDER_TRANSITIONS, OrderStatus
@@ -95,9 +104,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         if data["item"]:
             rows = rows.filter(item__sku__icontains=data["item"].strip())
         if data["work_center"]:
-            rows = rows.filter(
-                pk__in=OrderOperation.objects.filter(work_center=data["work_center"]).values("order_id")
-            )
+            rows = rows.filter(pk__in=OrderOperation.objects.filter(work_center=data["work_center"]).values("order_id"))
         if data["due_from"]:
             rows = rows.filter(due_date__gte=data["due_from"])
         if data["due_to"]:
@@ -182,7 +189,9 @@ def _actions(order: ProductionOrder) -> dict[str, bool]:
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(selectors.production_order_detail_qs(), pk=pk)
     components = list(order.components.all())
-    availability = {a.component_id: a for a in selectors.production_order_availability(order=order, components=components)}
+    availability = {
+        a.component_id: a for a in selectors.production_order_availability(order=order, components=components)
+    }
     operations = list(order.operations.all())
     for op in operations:
         op.order = order  # total_minutes reads the order's quantity; no query per row
@@ -203,7 +212,12 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "audit": selectors.production_order_audit(order=order),
             "actions": _actions(order) if can_plan(request) else {},
             "edit_form": OrderEditForm(
-                initial={"version": order.version, "quantity": order.quantity, "due_date": order.due_date, "priority": order.priority}
+                initial={
+                    "version": order.version,
+                    "quantity": order.quantity,
+                    "due_date": order.due_date,
+                    "priority": order.priority,
+                }
             ),
             "reschedule_form": RescheduleForm(initial={"version": order.version, "due_date": order.due_date}),
         },
@@ -235,7 +249,13 @@ def order_release(request: HttpRequest, pk: int) -> HttpResponse:
 def order_close(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReasonForm(request.POST)
     form.is_valid()
-    run_service(request, services.production_order_close, order_id=pk, reason=form.cleaned_data.get("reason", ""), success="Order closed.")
+    run_service(
+        request,
+        services.production_order_close,
+        order_id=pk,
+        reason=form.cleaned_data.get("reason", ""),
+        success="Order closed.",
+    )
     return _back(pk)
 
 
@@ -244,7 +264,13 @@ def order_close(request: HttpRequest, pk: int) -> HttpResponse:
 def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReasonForm(request.POST)
     form.is_valid()
-    run_service(request, services.production_order_cancel, order_id=pk, reason=form.cleaned_data.get("reason", ""), success="Order cancelled.")
+    run_service(
+        request,
+        services.production_order_cancel,
+        order_id=pk,
+        reason=form.cleaned_data.get("reason", ""),
+        success="Order cancelled.",
+    )
     return _back(pk)
 
 
@@ -301,7 +327,9 @@ def order_issue(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             services.production_order_issue,
             order_id=pk,
-            lines=[services.IssueLine(quantity=form.cleaned_data["quantity"], component_id=form.cleaned_data["component"])],
+            lines=[
+                services.IssueLine(quantity=form.cleaned_data["quantity"], component_id=form.cleaned_data["component"])
+            ],
             success="Material issued.",
         )
     else:
@@ -382,7 +410,11 @@ def gantt(request: HttpRequest) -> HttpResponse:
         {
             "lanes": sorted(lanes.items(), key=lambda kv: kv[0].code),
             "days": [
-                {"date": start + dt.timedelta(days=i), "left": round(i * 100 / days, 3), "weekend": (start + dt.timedelta(days=i)).weekday() >= 5}
+                {
+                    "date": start + dt.timedelta(days=i),
+                    "left": round(i * 100 / days, 3),
+                    "weekend": (start + dt.timedelta(days=i)).weekday() >= 5,
+                }
                 for i in range(days)
             ],
             "start": start,

@@ -59,7 +59,9 @@ def test_planner_creates_releases_and_sees_reservations(page, plant, user_with_r
 def test_release_with_shortages_shows_the_service_message(page, plant, user_with_role):
     # given an order whose components are not in stock
     user = user_with_role(Role.PLANNER)
-    order = services.production_order_create(item_id=plant.finished.pk, quantity=Decimal(5), due_date=in_days(10), user=user)
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(5), due_date=in_days(10), user=user
+    )
     login(page, user.username)
 
     # when the planner releases it without force
@@ -103,7 +105,9 @@ def test_form_error_is_shown_next_to_its_field(page, plant, user_with_role):
 def test_capacity_chart_and_gantt_show_the_scheduled_order(page, plant, user_with_role):
     # given a scheduled order
     user = user_with_role(Role.PLANNER)
-    order = services.production_order_create(item_id=plant.finished.pk, quantity=Decimal(40), due_date=in_days(7), user=user)
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(40), due_date=in_days(7), user=user
+    )
     login(page, user.username)
 
     # when the planner opens the capacity chart
@@ -133,7 +137,9 @@ def test_capacity_chart_and_gantt_show_the_scheduled_order(page, plant, user_wit
 
 def test_viewer_sees_no_action_buttons(page, plant, user_with_role):
     planner = user_with_role(Role.PLANNER)
-    order = services.production_order_create(item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(9), user=planner)
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(9), user=planner
+    )
     viewer = user_with_role(Role.VIEWER)
     login(page, viewer.username)
 
