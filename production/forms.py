@@ -26,8 +26,8 @@ class DateInput(forms.DateInput):
 
 
 class OrderFilterForm(forms.Form):
-    status = forms.ChoiceField(choices=[("", "Any")] + list(OrderStatus.choices), required=False)
-    order_type = forms.ChoiceField(label="Type", choices=[("", "Any")] + list(OrderType.choices), required=False)
+    status = forms.ChoiceField(choices=[("", "Any"), *OrderStatus.choices], required=False)
+    order_type = forms.ChoiceField(label="Type", choices=[("", "Any"), *OrderType.choices], required=False)
     item = forms.CharField(label="Item SKU", required=False)
     work_center = forms.ModelChoiceField(queryset=WorkCenter.objects.order_by("code"), required=False)
     due_from = forms.DateField(label="Due from", required=False, widget=DateInput)
@@ -53,7 +53,7 @@ class OrderCreateForm(PageForm):
     quantity = forms.DecimalField(max_digits=18, decimal_places=4)
     due_date = forms.DateField(widget=DateInput)
     order_type = forms.ChoiceField(
-        label="Type", choices=[("", "From the item's strategy")] + list(OrderType.choices), required=False
+        label="Type", choices=[("", "From the item's strategy"), *OrderType.choices], required=False
     )
     priority = forms.IntegerField(initial=5, help_text="1 = most urgent, 9 = least")
 

@@ -18,17 +18,17 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError
-from config.roles import user_roles
 from config.pages import (
     OFFICE_ROLES,
     can_plan,
-    role_required,
     office_required,
     paginate,
     planner_required,
     query_without,
+    role_required,
     run_service,
 )
+from config.roles import user_roles
 from planning import selectors as planning_selectors
 from production import selectors, services
 from production.enums import ORDER_TRANSITIONS, OrderStatus
