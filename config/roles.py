@@ -38,4 +38,5 @@ def has_role(user, roles: frozenset[str] | set[str]) -> bool:
 
 def roles_context(request: HttpRequest) -> dict:
     roles = user_roles(getattr(request, "user", None))
-    return {"user_roles": roles, "can_plan": bool(roles & PLANNING_ROLES)}
+    # Office pages are for every role but the shop-floor operator (who has /floor/).
+    return {"user_roles": roles, "can_plan": bool(roles & PLANNING_ROLES), "is_office": bool(roles - {Role.OPERATOR})}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from pghistory.models import Events
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -310,12 +309,11 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         """Status transitions (who, when, from, to, why) and every field change of the order,
         its components and operations."""
         order = get_object_or_404(ProductionOrder, pk=pk)
-        transitions = order.status_changes.select_related("user")
-        events = Events.objects.references(order).order_by("pgh_created_at", "pgh_id")
+        audit = selectors.production_order_audit(order=order)
         return Response(
             {
-                "transitions": StatusChangeSerializer(transitions, many=True).data,
-                "changes": AuditEventSerializer(events, many=True).data,
+                "transitions": StatusChangeSerializer(audit.transitions, many=True).data,
+                "changes": AuditEventSerializer(audit.changes, many=True).data,
             }
         )
 

@@ -12,7 +12,7 @@ from django.db.models import F, Prefetch, QuerySet, Sum
 from config.fields import ZERO
 from inventory.models import Location, Reservation, StockBalance
 from inventory.selectors import stock_available
-from production.models import OrderComponent, OrderOperation, ProductionOrder
+from production.models import OrderComponent, OrderCost, OrderOperation, ProductionOrder
 
 
 def production_order_list() -> QuerySet[ProductionOrder]:
@@ -28,7 +28,7 @@ def production_order_detail_qs() -> QuerySet[ProductionOrder]:
             queryset=OrderComponent.objects.select_related("item", "item__uom", "issue_location"),
         ),
         Prefetch("operations", queryset=OrderOperation.objects.select_related("work_center")),
-        "costs",
+        Prefetch("costs", queryset=OrderCost.objects.select_related("cost_center")),
         "confirmations",
     )
 
@@ -248,3 +248,83 @@ def floor_queue(*, work_center_ids: Iterable[int], user=None, limit: int = 100) 
         )
         for op in operations
     ]
+
+
+@dataclass(frozen=True)
+class OrderAudit:
+    transitions: list
+    changes: list
+
+
+def production_order_audit(*, order: ProductionOrder) -> OrderAudit:
+    """Status transitions (who, when, from, to, why) and every field change of the order,
+    its components and operations: the API's ``/audit/`` and the detail page read the same."""
+    from pghistory.models import Events
+
+    return OrderAudit(
+        transitions=list(order.status_changes.select_related("user")),
+        changes=list(Events.objects.references(order).order_by("pgh_created_at", "pgh_id")),
+    )
+
+
+@dataclass(frozen=True)
+class OrderShortage:
+    order: ProductionOrder
+    short_skus: list[str]
+
+
+def production_order_shortage_list(*, limit: int = 50) -> list[OrderShortage]:
+    """Released and in-progress orders whose open component requirement is neither reserved
+    for them nor free at the issue location. Set-based: four queries for any number of orders
+    (what ``production_order_availability`` gives per order, without the per-order loop)."""
+    from production.enums import OrderStatus
+
+    components = list(
+        OrderComponent.objects.filter(
+            order__status__in=[OrderStatus.RELEASED, OrderStatus.IN_PROGRESS],
+            required_quantity__gt=F("issued_quantity"),
+        )
+        .select_related("item")
+        .order_by("order_id", "position")
+    )
+    if not components:
+        return []
+    order_ids = {c.order_id for c in components}
+    reserved: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for row in (
+        Reservation.objects.filter(document_type="production_order", document_id__in=order_ids, status="open")
+        .values("document_line_id")
+        .annotate(open=Sum("quantity") - Sum("consumed_quantity"))
+    ):
+        reserved[row["document_line_id"]] = row["open"] or ZERO
+    free: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for item_id, location_id, on_hand, held in StockBalance.objects.filter(
+        item_id__in={c.item_id for c in components}, location_id__in={c.issue_location_id for c in components}
+    ).values_list("item_id", "location_id", "on_hand", "reserved"):
+        free[(item_id, location_id)] += on_hand - held
+    short: dict[int, list[str]] = defaultdict(list)
+    for c in components:
+        missing = c.required_quantity - c.issued_quantity - reserved[c.pk]
+        if missing > 0 and free[(c.item_id, c.issue_location_id)] < missing:
+            short[c.order_id].append(c.item.sku)
+    orders = production_order_list().filter(pk__in=list(short)).order_by("due_date", "pk")[:limit]
+    return [OrderShortage(order=o, short_skus=short[o.pk]) for o in orders]
+
+
+def order_operation_schedule(*, date_from, date_to, work_center_ids: Iterable[int] | None = None) -> QuerySet:
+    """Scheduled operations of open orders overlapping [date_from, date_to): the Gantt."""
+    from production.enums import OPEN_STATUSES
+
+    qs = (
+        OrderOperation.objects.filter(
+            order__status__in=OPEN_STATUSES,
+            scheduled_start__isnull=False,
+            scheduled_start__date__lt=date_to,
+            scheduled_end__date__gte=date_from,
+        )
+        .select_related("order", "order__item", "work_center")
+        .order_by("work_center__code", "scheduled_start", "pk")
+    )
+    if work_center_ids:
+        qs = qs.filter(work_center_id__in=list(work_center_ids))
+    return qs

@@ -1,0 +1,84 @@
+"""Page forms of production orders. They only parse input; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+
+from config.pages import PageForm
+from inventory.models import Item
+from planning.models import WorkCenter
+from production.enums import OrderStatus, OrderType
+
+SORTS = {
+    "number": "number",
+    "-number": "-number",
+    "due": "due_date",
+    "-due": "-due_date",
+    "priority": "priority",
+    "-priority": "-priority",
+    "status": "status",
+    "item": "item__sku",
+}
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class OrderFilterForm(forms.Form):
+    status = forms.ChoiceField(choices=[("", "Any"), *OrderStatus.choices], required=False)
+    order_type = forms.ChoiceField(label="Type", choices=[("", "Any"), *OrderType.choices], required=False)
+    item = forms.CharField(label="Item SKU", required=False)
+    work_center = forms.ModelChoiceField(queryset=WorkCenter.objects.order_by("code"), required=False)
+    due_from = forms.DateField(label="Due from", required=False, widget=DateInput)
+    due_to = forms.DateField(label="Due to", required=False, widget=DateInput)
+    sort = forms.ChoiceField(
+        choices=[
+            ("due", "Due date ↑"),
+            ("-due", "Due date ↓"),
+            ("-number", "Newest"),
+            ("priority", "Priority"),
+            ("status", "Status"),
+            ("item", "Item"),
+        ],
+        required=False,
+    )
+
+
+class OrderCreateForm(PageForm):
+    item = forms.ModelChoiceField(
+        queryset=Item.objects.filter(is_active=True).order_by("sku"),
+        help_text="Only made items get production orders.",
+    )
+    quantity = forms.DecimalField(max_digits=18, decimal_places=4)
+    due_date = forms.DateField(widget=DateInput)
+    order_type = forms.ChoiceField(
+        label="Type", choices=[("", "From the item's strategy"), *OrderType.choices], required=False
+    )
+    priority = forms.IntegerField(initial=5, help_text="1 = most urgent, 9 = least")
+
+
+class OrderEditForm(PageForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    quantity = forms.DecimalField(max_digits=18, decimal_places=4, required=False)
+    due_date = forms.DateField(widget=DateInput, required=False)
+    priority = forms.IntegerField(required=False)
+
+
+class ReleaseForm(PageForm):
+    force = forms.BooleanField(required=False, label="Release despite shortages")
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReasonForm(PageForm):
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RescheduleForm(PageForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    due_date = forms.DateField(label="New due date", widget=DateInput)
+
+
+class IssueForm(PageForm):
+    component = forms.IntegerField(widget=forms.HiddenInput)
+    quantity = forms.DecimalField(max_digits=18, decimal_places=4)

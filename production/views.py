@@ -1,0 +1,428 @@
+"""Planner pages for production orders: dashboard, list, create, detail with actions,
+traveler, Gantt. Reads through selectors, writes through services (``run_service``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections import Counter, defaultdict
+from decimal import Decimal
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from config.exceptions import DomainError
+from config.pages import (
+    OFFICE_ROLES,
+    can_plan,
+    office_required,
+    paginate,
+    planner_required,
+    query_without,
+    role_required,
+    run_service,
+)
+from config.roles import user_roles
+from planning import selectors as planning_selectors
+from production import selectors, services
+from production.enums import ORDER_TRANSITIONS, OrderStatus
+from production.forms import (
+    SORTS,
+    IssueForm,
+    OrderCreateForm,
+    OrderEditForm,
+    OrderFilterForm,
+    ReasonForm,
+    ReleaseForm,
+    RescheduleForm,
+)
+from production.models import OrderOperation, ProductionOrder
+
+DASHBOARD_WORK_CENTERS = 30
+
+
+@role_required()
+def dashboard(request: HttpRequest) -> HttpResponse:
+    if not user_roles(request.user) & OFFICE_ROLES:
+        # Operators work at terminals; their home is the floor screen.
+        return redirect("floor:signin")
+    counts = dict(
+        ProductionOrder.objects.values_list("status").annotate(n=Count("pk")).order_by().values_list("status", "n")
+    )
+    by_status = [(value, label, counts.get(value, 0)) for value, label in OrderStatus.choices]
+    late = (
+        selectors.production_order_list()
+        .filter(late_by_minutes__isnull=False, status__in=[OrderStatus.PLANNED, OrderStatus.RELEASED, "in_progress"])
+        .order_by("-late_by_minutes")[:10]
+    )
+    today = timezone.localdate()
+    load = []
+    for wc in planning_selectors.work_center_list().filter(is_active=True)[:DASHBOARD_WORK_CENTERS]:
+        bucket = planning_selectors.work_center_load(work_center_id=wc.pk, date_from=today, date_to=today)[0]
+        load.append((wc, bucket, _pct(bucket.required_hours, bucket.available_hours)))
+    return render(
+        request,
+        "production/dashboard.html",
+        {
+            "by_status": by_status,
+            "late": late,
+            "shortages": selectors.production_order_shortage_list(limit=10),
+            "load": load,
+            "today": today,
+        },
+    )
+
+
+def _pct(part: Decimal, whole: Decimal) -> int:
+    if not whole:
+        return 100 if part else 0
+    return int(part * 100 / whole)
+
+
+# ------------------------------------------------------------------ list
+
+
+@office_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _bulk_release(request)
+    filter_form = OrderFilterForm(request.GET or None)
+    rows = selectors.production_order_list()
+    sort = "due"
+    if filter_form.is_valid():
+        data = filter_form.cleaned_data
+        if data["status"]:
+            rows = rows.filter(status=data["status"])
+        if data["order_type"]:
+            rows = rows.filter(order_type=data["order_type"])
+        if data["item"]:
+            rows = rows.filter(item__sku__icontains=data["item"].strip())
+        if data["work_center"]:
+            rows = rows.filter(pk__in=OrderOperation.objects.filter(work_center=data["work_center"]).values("order_id"))
+        if data["due_from"]:
+            rows = rows.filter(due_date__gte=data["due_from"])
+        if data["due_to"]:
+            rows = rows.filter(due_date__lte=data["due_to"])
+        sort = data["sort"] or sort
+    rows = rows.order_by(SORTS.get(sort, "due_date"), "pk")
+    page = paginate(request, rows)
+    return render(
+        request,
+        "production/order_list.html",
+        {
+            "filter_form": filter_form or OrderFilterForm(),
+            "page_obj": page,
+            "keep_query": query_without(request, "page"),
+            "can_plan": can_plan(request),
+            "results": request.session.pop("bulk_results", None),
+        },
+    )
+
+
+@planner_required
+def _bulk_release(request: HttpRequest) -> HttpResponse:
+    """Release each selected order on its own: one failure does not stop the others, and
+    each order gets its own result line."""
+    ids = [int(i) for i in request.POST.getlist("order") if i.isdigit()]
+    numbers = dict(ProductionOrder.objects.filter(pk__in=ids).values_list("pk", "number"))
+    results = []
+    for order_id in ids:
+        try:
+            services.production_order_release(order_id=order_id, user=request.user)
+        except DomainError as exc:
+            results.append({"number": numbers.get(order_id, order_id), "ok": False, "message": exc.message})
+        else:
+            results.append({"number": numbers.get(order_id, order_id), "ok": True, "message": "Released"})
+    if not ids:
+        messages.error(request, "Select at least one order to release.")
+    request.session["bulk_results"] = results
+    return redirect(f"{reverse('production:order-list')}?{request.GET.urlencode()}")
+
+
+# ------------------------------------------------------------------ create
+
+
+@planner_required
+def order_create(request: HttpRequest) -> HttpResponse:
+    form = OrderCreateForm(request.POST or None, initial={"due_date": timezone.localdate() + dt.timedelta(days=14)})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        ok, order = run_service(
+            request,
+            services.production_order_create,
+            form=form,
+            item_id=data["item"].pk,
+            quantity=data["quantity"],
+            due_date=data["due_date"],
+            order_type=data["order_type"] or None,
+            priority=data["priority"],
+        )
+        if ok:
+            messages.success(request, f"Order {order.number} created.")
+            return redirect("production:order-detail", pk=order.pk)
+    return render(request, "production/order_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+# ------------------------------------------------------------------ detail
+
+
+def _actions(order: ProductionOrder) -> dict[str, bool]:
+    """Which buttons the detail page shows; the services check again under the lock."""
+    allowed = ORDER_TRANSITIONS[order.status]
+    return {
+        "release": OrderStatus.RELEASED in allowed,
+        "close": OrderStatus.CLOSED in allowed,
+        "cancel": OrderStatus.CANCELLED in allowed,
+        "edit": order.status == OrderStatus.PLANNED,
+        "reschedule": order.status in (OrderStatus.PLANNED, OrderStatus.RELEASED, OrderStatus.IN_PROGRESS),
+        "issue": order.status in (OrderStatus.RELEASED, OrderStatus.IN_PROGRESS),
+    }
+
+
+@office_required
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(selectors.production_order_detail_qs(), pk=pk)
+    components = list(order.components.all())
+    availability = {
+        a.component_id: a for a in selectors.production_order_availability(order=order, components=components)
+    }
+    operations = list(order.operations.all())
+    for op in operations:
+        op.order = order  # total_minutes reads the order's quantity; no query per row
+    costs = list(order.costs.all())
+    totals = {
+        "planned": sum((c.planned for c in costs), Decimal(0)),
+        "actual": sum((c.actual for c in costs), Decimal(0)),
+    }
+    return render(
+        request,
+        "production/order_detail.html",
+        {
+            "order": order,
+            "rows": [(c, availability[c.pk]) for c in components],
+            "operations": operations,
+            "costs": costs,
+            "totals": totals,
+            "audit": selectors.production_order_audit(order=order),
+            "actions": _actions(order) if can_plan(request) else {},
+            "edit_form": OrderEditForm(
+                initial={
+                    "version": order.version,
+                    "quantity": order.quantity,
+                    "due_date": order.due_date,
+                    "priority": order.priority,
+                }
+            ),
+            "reschedule_form": RescheduleForm(initial={"version": order.version, "due_date": order.due_date}),
+        },
+    )
+
+
+def _back(order_id: int) -> HttpResponse:
+    return redirect("production:order-detail", pk=order_id)
+
+
+@require_POST
+@planner_required
+def order_release(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ReleaseForm(request.POST)
+    form.is_valid()
+    run_service(
+        request,
+        services.production_order_release,
+        order_id=pk,
+        force=form.cleaned_data.get("force", False),
+        reason=form.cleaned_data.get("reason", ""),
+        success="Order released: components reserved.",
+    )
+    return _back(pk)
+
+
+@require_POST
+@planner_required
+def order_close(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    run_service(
+        request,
+        services.production_order_close,
+        order_id=pk,
+        reason=form.cleaned_data.get("reason", ""),
+        success="Order closed.",
+    )
+    return _back(pk)
+
+
+@require_POST
+@planner_required
+def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    run_service(
+        request,
+        services.production_order_cancel,
+        order_id=pk,
+        reason=form.cleaned_data.get("reason", ""),
+        success="Order cancelled.",
+    )
+    return _back(pk)
+
+
+@require_POST
+@planner_required
+def order_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Header edit against the version the page showed: a stale page gets the service's
+    'changed by someone else, reload' message instead of overwriting."""
+    form = OrderEditForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        run_service(
+            request,
+            services.production_order_update,
+            order_id=pk,
+            expected_version=data["version"],
+            quantity=data["quantity"],
+            due_date=data["due_date"],
+            priority=data["priority"],
+            success="Order updated.",
+        )
+    else:
+        messages.error(request, "Check the values: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return _back(pk)
+
+
+@require_POST
+@planner_required
+def order_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
+    form = RescheduleForm(request.POST)
+    if form.is_valid():
+        run_service(
+            request,
+            services.production_order_update,
+            order_id=pk,
+            expected_version=form.cleaned_data["version"],
+            due_date=form.cleaned_data["due_date"],
+            success=f"Rescheduled to {form.cleaned_data['due_date']:%Y-%m-%d}.",
+        )
+    else:
+        messages.error(request, "Choose a valid new due date.")
+    nxt = request.POST.get("next", "")
+    if nxt.startswith("/production/"):
+        return redirect(nxt)
+    return _back(pk)
+
+
+@require_POST
+@planner_required
+def order_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    form = IssueForm(request.POST)
+    if form.is_valid():
+        run_service(
+            request,
+            services.production_order_issue,
+            order_id=pk,
+            lines=[
+                services.IssueLine(quantity=form.cleaned_data["quantity"], component_id=form.cleaned_data["component"])
+            ],
+            success="Material issued.",
+        )
+    else:
+        messages.error(request, "Enter the quantity to issue.")
+    return _back(pk)
+
+
+# ------------------------------------------------------------------ traveler
+
+
+def code128_svg(text: str) -> str:
+    """The order number as an inline Code 128 SVG (python-barcode's SVG writer), without
+    the XML prolog so it can sit inside the HTML page."""
+    import barcode
+    from barcode.writer import SVGWriter
+
+    out = io.BytesIO()
+    barcode.get("code128", text, writer=SVGWriter()).write(
+        out, options={"module_height": 12.0, "module_width": 0.3, "write_text": False, "quiet_zone": 2.0}
+    )
+    svg = out.getvalue().decode()
+    return svg[svg.index("<svg") :]
+
+
+@office_required
+def order_traveler(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(selectors.production_order_detail_qs(), pk=pk)
+    operations = list(order.operations.all())
+    for op in operations:
+        op.order = order
+    return render(
+        request,
+        "production/traveler.html",
+        {
+            "order": order,
+            "components": list(order.components.all()),
+            "operations": operations,
+            "barcode": mark_safe(code128_svg(order.number)),  # noqa: S308 - SVG generated here from our own order number
+            "printed_at": timezone.localtime(),
+        },
+    )
+
+
+# ------------------------------------------------------------------ gantt
+
+GANTT_MAX_DAYS = 62
+
+
+@office_required
+def gantt(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    try:
+        start = dt.date.fromisoformat(request.GET.get("from", "")) if request.GET.get("from") else today
+        days = min(max(int(request.GET.get("days", 14)), 1), GANTT_MAX_DAYS)
+    except ValueError:
+        start, days = today, 14
+    end = start + dt.timedelta(days=days)
+    tz = timezone.get_current_timezone()
+    t0 = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
+    span = (end - start).total_seconds()
+    lanes: dict[object, list[dict]] = defaultdict(list)
+    statuses: Counter = Counter()
+    for op in selectors.order_operation_schedule(date_from=start, date_to=end)[:2000]:
+        left = max((op.scheduled_start - t0).total_seconds(), 0)
+        right = min((op.scheduled_end - t0).total_seconds(), span)
+        lanes[op.work_center].append(
+            {
+                "op": op,
+                "left": round(left * 100 / span, 3),
+                "width": round(max(right - left, span / 2000) * 100 / span, 3),
+                "late": op.order.late_by_minutes is not None,
+            }
+        )
+        statuses[op.order.status] += 1
+    return render(
+        request,
+        "production/gantt.html",
+        {
+            "lanes": sorted(lanes.items(), key=lambda kv: kv[0].code),
+            "days": [
+                {
+                    "date": start + dt.timedelta(days=i),
+                    "left": round(i * 100 / days, 3),
+                    "weekend": (start + dt.timedelta(days=i)).weekday() >= 5,
+                }
+                for i in range(days)
+            ],
+            "start": start,
+            "end": end,
+            "span_days": days,
+            "prev": start - dt.timedelta(days=days),
+            "next": end,
+            "can_plan": can_plan(request),
+            "today_left": round((today - start).days * 100 / days, 3) if start <= today < end else None,
+        },
+    )

@@ -1,0 +1,2 @@
+# The small production plant and its planner, shared with the page tests.
+from tests.production.conftest import planner, plant  # noqa: F401

@@ -1,0 +1,160 @@
+"""Planner pages through Django's test client: role checks and constant query counts."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from config.roles import Role
+from production import services
+from tests.production.conftest import in_days
+
+pytestmark = pytest.mark.django_db
+
+PAGES = [
+    "/",
+    "/production/orders/",
+    "/production/gantt/",
+    "/planning/capacity/",
+    "/planning/work-centers/",
+    "/planning/routings/",
+    "/inventory/items/",
+]
+
+
+@pytest.fixture
+def client_for(user_with_role):
+    def make(role: str) -> Client:
+        client = Client()
+        client.force_login(user_with_role(role))
+        return client
+
+    return make
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_role_required_viewer_reads(client_for, plant, path):
+    assert client_for(Role.VIEWER).get(path).status_code == 200
+
+
+@pytest.mark.parametrize("path", PAGES[1:])
+def test_pages_role_required_operator_forbidden(client_for, path):
+    assert client_for(Role.OPERATOR).get(path).status_code == 403
+
+
+def test_dashboard_sends_operators_to_the_floor(client_for):
+    response = client_for(Role.OPERATOR).get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/floor/")
+
+
+def test_pages_anonymous_goes_to_login(client):
+    response = client.get("/production/orders/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_order_create_page_viewer_forbidden(client_for, plant):
+    viewer = client_for(Role.VIEWER)
+    assert viewer.get("/production/orders/new/").status_code == 403
+    response = viewer.post("/production/orders/new/", {"item": plant.finished.pk, "quantity": "1"})
+    assert response.status_code == 403
+
+
+def test_order_release_page_viewer_forbidden_and_nothing_changes(client_for, plant, planner):
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(1), due_date=in_days(5), user=planner
+    )
+    assert client_for(Role.VIEWER).post(f"/production/orders/{order.pk}/release/").status_code == 403
+    order.refresh_from_db()
+    assert order.status == "planned"
+
+
+def test_bulk_release_gives_a_result_per_order(client_for, plant, planner):
+    # given one order that can be released and one that is short
+    plant.stock(back=10, fwd=100, phantom_part=100, lot=(30, 30))
+    ok = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(5), user=planner
+    )
+    short = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(50), due_date=in_days(5), user=planner
+    )
+    client = client_for(Role.PLANNER)
+
+    # when both are bulk-released
+    response = client.post("/production/orders/", {"order": [ok.pk, short.pk]}, follow=True)
+
+    # then each has its own line
+    results = {r["number"]: r for r in response.context["results"]}
+    assert results[ok.number]["ok"] is True
+    assert results[short.number]["ok"] is False
+    assert "cannot be released" in results[short.number]["message"]
+
+
+def test_order_edit_stale_version_is_refused(client_for, plant, planner):
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(5), user=planner
+    )
+    client = client_for(Role.PLANNER)
+    stale = order.version
+    services.production_order_update(order_id=order.pk, user=planner, priority=2)
+
+    response = client.post(
+        f"/production/orders/{order.pk}/edit/", {"version": stale, "quantity": "3", "priority": "4"}, follow=True
+    )
+
+    assert "changed by someone else" in response.content.decode()
+    order.refresh_from_db()
+    assert order.quantity == Decimal(2)
+
+
+def test_code128_svg_encodes_the_order_number():
+    from production.views import code128_svg
+
+    svg = code128_svg("PO-2026-000001")
+    assert svg.startswith("<svg")
+    # Code 128: start + 14 data + check + stop symbols, 11 modules each (stop 13): bars vary, but
+    # the width in modules is fixed by the symbol count.
+    assert svg.count("<rect") > 30
+
+
+def _orders(planner, plant, n):
+    for _ in range(n):
+        services.production_order_create(
+            item_id=plant.finished.pk, quantity=Decimal(1), due_date=in_days(5), user=planner
+        )
+
+
+@pytest.mark.parametrize("path", ["/production/orders/", "/production/gantt/", "/"])
+def test_order_pages_query_count_constant(client_for, plant, planner, django_assert_max_num_queries, path):
+    client = client_for(Role.PLANNER)
+    _orders(planner, plant, 1)
+    client.get(path)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(path).status_code == 200
+    _orders(planner, plant, 21)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/inventory/items/", "/planning/work-centers/", "/planning/routings/"])
+def test_master_data_pages_query_count_constant(client_for, plant, django_assert_max_num_queries, path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.inventory.factories import ItemFactory
+    from tests.planning.factories import RoutingFactory, RoutingOperationFactory, WorkCenterFactory
+
+    client = client_for(Role.VIEWER)
+    client.get(path)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(path).status_code == 200
+    for i in range(21):
+        item = ItemFactory()
+        wc = WorkCenterFactory(code=f"WC-X{i}")
+        RoutingOperationFactory(routing=RoutingFactory(item=item), sequence=10, work_center=wc)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(path).status_code == 200
