@@ -155,7 +155,7 @@ def operation(request: HttpRequest, operation_id: int, *, terminal, operator, wo
     op = _operation_in_reach(operation_id, work_center_ids)
     queue = selectors.floor_queue(work_center_ids=[op.work_center_id], user=request.user)
     entry = next((e for e in queue if e.operation.pk == op.pk), None)
-    preview = selectors.confirmation_preview(operation_id=op.pk, good_quantity=Decimal(1), scrap_quantity=Decimal(0))
+    preview = selectors.confirmation_preview(operation_id=op.pk, good_quantity=Decimal(0), scrap_quantity=Decimal(0))
     from production.services.floor import clocked_minutes
 
     return render(

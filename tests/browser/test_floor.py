@@ -76,7 +76,8 @@ def test_operator_confirms_an_operation_from_sign_in_and_sees_it_posted(
     tablet.get_by_role("button", name="Pause").wait_for()
     tablet.get_by_label("Good").tap()
     _pad(tablet, "2")
-    tablet.locator("#preview td.strong").first.wait_for()
+    # The live preview follows what is typed: 2 good × 2 P-BACK per unit.
+    tablet.locator("#preview tr", has_text="P-BACK").locator("td.strong", has_text="4").wait_for()
     screenshot(tablet, "floor-operation")
     tablet.get_by_role("button", name="Confirm").tap()
     tablet.get_by_text("posted ✓").wait_for(timeout=20_000)
