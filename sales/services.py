@@ -910,3 +910,38 @@ def sales_order_line_cancel(*, order_id: int, line_id: int, user, reason: str) -
             order.status = to_status
             order.save(update_fields=["status", "updated_at"])
     return line
+
+
+def sales_orders_status_refresh(*, batch: int = 500) -> int:
+    """Move orders between "in production" and "ready" as their pegged production orders
+    complete (or are reopened). Production does not know sales, so sales looks. Each order
+    is re-checked under its row lock; returns how many changed."""
+    from sales.selectors import line_fulfilment_map
+
+    candidates = list(
+        SalesOrder.objects.filter(status__in=[SalesOrderStatus.IN_PRODUCTION, SalesOrderStatus.READY])
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch]
+    )
+    if not candidates:
+        return 0
+    lines = list(
+        SalesOrderLine.objects.filter(order_id__in=candidates, status=LineStatus.OPEN).values_list("pk", "order_id")
+    )
+    fulfilment = line_fulfilment_map(line_ids=[pk for pk, _ in lines])
+    ready: dict[int, bool] = dict.fromkeys(candidates, False)
+    for order_id in candidates:
+        own = [pk for pk, o in lines if o == order_id]
+        ready[order_id] = bool(own) and all(fulfilment[pk].status == "ready" for pk in own)
+    changed = 0
+    for order_id, is_ready in ready.items():
+        wanted = SalesOrderStatus.READY if is_ready else SalesOrderStatus.IN_PRODUCTION
+        with transaction.atomic():
+            order = _locked_order(order_id)
+            if order.status not in (SalesOrderStatus.IN_PRODUCTION, SalesOrderStatus.READY) or order.status == wanted:
+                continue
+            ensure_transition(order, wanted)
+            order.status = wanted
+            order.save(update_fields=["status", "updated_at"])
+            changed += 1
+    return changed

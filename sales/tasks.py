@@ -15,3 +15,8 @@ def sales_order_generate_task(order_id: int) -> dict:
         "reservations_created": result.reservations_created,
         "error": result.error,
     }
+
+
+@shared_task
+def sales_orders_status_refresh_task() -> int:
+    return services.sales_orders_status_refresh()

@@ -17,6 +17,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "prodorders")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "sales-orders-status-refresh": {
+        "task": "sales.tasks.sales_orders_status_refresh_task",
+        "schedule": 30.0,
+    },
     "posting-outbox-sweep": {
         "task": "production.tasks.posting_outbox_sweep_task",
         "schedule": 15.0,

@@ -261,3 +261,24 @@ def test_sales_demand_open_is_one_query(splant, planner, django_assert_num_queri
     with django_assert_num_queries(1):
         demand = sales_demand_open(item_ids=[splant.mts_short.pk])
     assert [d.quantity_open for d in demand] == [Decimal(5)] * 3
+
+
+@pytest.mark.django_db
+def test_sales_orders_status_refresh_follows_production(splant, planner, django_capture_on_commit_callbacks):
+    # given an MTO order in production
+    order = order_for(splant, planner, (splant.mto, 1))
+    with django_capture_on_commit_callbacks(execute=False):
+        services.sales_order_confirm(order_id=order.pk, user=planner)
+    services.sales_order_generate(order_id=order.pk)
+    assert _status(order.pk) == SalesOrderStatus.IN_PRODUCTION
+    assert services.sales_orders_status_refresh() == 0
+
+    # when its pegged orders complete (completion itself is tested with confirmations)
+    ProductionOrder.objects.filter(sales_order_line_id__isnull=False).update(status="completed")
+    changed = services.sales_orders_status_refresh()
+
+    # then the order is ready, and a reopened order puts it back in production
+    assert changed == 1 and _status(order.pk) == SalesOrderStatus.READY
+    ProductionOrder.objects.filter(sales_order_line_id__isnull=False, parent__isnull=True).update(status="in_progress")
+    assert services.sales_orders_status_refresh() == 1
+    assert _status(order.pk) == SalesOrderStatus.IN_PRODUCTION
