@@ -434,7 +434,7 @@ def _claim(line: SalesOrderLine, *, path: str, level: int, kind: str, item_id: i
 
 
 def _due_date(line: SalesOrderLine) -> dt.date:
-    lead = int(getattr(settings, "SALES_SHIPPING_LEAD_DAYS", 1))
+    lead = settings.SALES_SHIPPING_LEAD_DAYS
     return max(line.requested_date - dt.timedelta(days=lead), timezone.localdate())
 
 

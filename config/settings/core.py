@@ -122,3 +122,5 @@ POSTING_OUTBOX_REQUEUE_SECONDS = int(os.environ.get("POSTING_OUTBOX_REQUEUE_SECO
 FLOOR_IDLE_SECONDS = int(os.environ.get("FLOOR_IDLE_SECONDS", "300"))
 FLOOR_PIN_MAX_ATTEMPTS = int(os.environ.get("FLOOR_PIN_MAX_ATTEMPTS", "5"))
 FLOOR_PIN_LOCK_MINUTES = int(os.environ.get("FLOOR_PIN_LOCK_MINUTES", "15"))
+# Sales: MTO orders are due this many days before the customer's requested date.
+SALES_SHIPPING_LEAD_DAYS = int(os.environ.get("SALES_SHIPPING_LEAD_DAYS", "1"))
