@@ -22,6 +22,9 @@ QUANT = Decimal(1).scaleb(-QTY_PLACES)
 HUNDRED = Decimal(100)
 # Cheap lead-time estimate for made items without lead_time_days: one 8-hour shift a day.
 MINUTES_PER_DAY = 480
+# Source type of dependent demand from a planned order of this run, identified by its key
+# until the writer knows its primary key.
+PLANNED_KEY = "planned_key"
 
 
 def ceil_q(value: Decimal) -> Decimal:
@@ -425,7 +428,7 @@ def plan(
                 for s in new:
                     for component_id, qty in explode(snapshot, item_id, s.quantity, s.start_date).items():
                         dependent[component_id].append(
-                            Demand(component_id, ceil_q(qty), s.start_date, "planned_order", s.key, item.sku)
+                            Demand(component_id, ceil_q(qty), s.start_date, PLANNED_KEY, s.key, item.sku)
                         )
             done += 1
         if progress is not None:

@@ -102,7 +102,9 @@ def production_component_demand(item_ids: set[int] | None) -> list[Demand]:
     )
     if item_ids is not None:
         qs = qs.filter(item_id__in=item_ids)
-    rows = qs.values_list("order_id", "item_id", "open_qty", "order__scheduled_start", "order__due_date", "order__number")
+    rows = qs.values_list(
+        "order_id", "item_id", "open_qty", "order__scheduled_start", "order__due_date", "order__number"
+    )
     out = []
     for order_id, item_id, qty, start, due, number in rows.iterator(chunk_size=5000):
         # Components are needed when the order starts; without a schedule, by its due date.
