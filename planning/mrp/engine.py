@@ -243,7 +243,7 @@ def descendants(snapshot: Snapshot, item_ids: Iterable[int]) -> set[int]:
 
 
 class _Lot:
-    __slots__ = ("supply", "receipt", "remaining")
+    __slots__ = ("receipt", "remaining", "supply")
 
     def __init__(self, remaining: Decimal, supply: PlannedSupply | None = None, receipt: Receipt | None = None):
         self.remaining = remaining

@@ -50,8 +50,10 @@ def planned_orders_firm(
     drafts = []
     for p in planned:
         qty, due, start = _override(overrides.get(p.pk, {}), p.pk)
+        if start is None:
+            # A moved due date invalidates the planned start; production schedules it anew.
+            start = p.start_date if due is None else None
         due = due or p.due_date
-        start = start or (p.start_date if not (due and start is None and due != p.due_date) else None)
         if start is not None and start > due:
             raise ValidationFailed(
                 f"Planned order {p.pk}: start_date is after due_date.", fields={f"overrides.{p.pk}": "start > due"}
