@@ -124,7 +124,8 @@ def planning_run_capacity(*, run: PlanningRun) -> list[dict]:
         ops[item_id].append((wc_id, wc_code, setup, per_unit, vf, vt))
     load: dict[tuple[int, str, str], Decimal] = defaultdict(lambda: ZERO)
     for item_id, qty, start in orders:
-        week = "%d-W%02d" % start.isocalendar()[:2]
+        iso = start.isocalendar()
+        week = f"{iso[0]}-W{iso[1]:02d}"
         for wc_id, code, setup, per_unit, vf, vt in ops.get(item_id, ()):
             if vf <= start and (vt is None or vt >= start):
                 load[(wc_id, code, week)] += (setup + per_unit * qty) / HOUR

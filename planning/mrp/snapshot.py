@@ -28,9 +28,12 @@ def snapshot_load(*, today: dt.date | None = None) -> Snapshot:
     """Read the whole planning picture in one REPEATABLE READ, read-only transaction: every
     query sees the same committed state, and no row is locked, so postings go on."""
     today = today or dt.date.today()
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        if outermost:
+            # Inside a caller's transaction (tests) the snapshot is that transaction's.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         return _load(today)
 
 
