@@ -1,0 +1,59 @@
+"""Net change re-plans only what changed and ends where a regenerative run would."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from planning.models import PlanningDirtyItem
+from planning.mrp.services import planning_mark_dirty
+from tests.inventory.factories import BomFactory, BomLineFactory, ItemFactory
+from tests.inventory.helpers import receive
+from tests.planning.mrp.conftest import day, forecast, live_plan, run_plan
+
+pytestmark = pytest.mark.django_db
+
+
+def test_planning_run_net_change_matches_regenerative_after_new_demand(tree):
+    # given a live plan, and an unrelated item with its own plan
+    other = ItemFactory(sku="OTHER", procurement="make", item_type="finished", lead_time_days=1)
+    BomLineFactory(bom=BomFactory(item=other), component=ItemFactory(sku="OTHER-RAW"), quantity=Decimal(1))
+    forecast(tree.fin, d10=10)
+    forecast(other, d6=7)
+    run_plan()
+    # when a new demand arrives for FIN and stock of RAW is received, then net change runs
+    forecast(tree.fin, d12=4)
+    receive(tree.raw, tree.rm, 50)
+    net = run_plan(mode="net_change")
+    after_net_change = live_plan()
+    # then only FIN's branch was re-planned...
+    assert net.summary["affected_items"] == 4  # FIN, SUB, PHA, RAW; not OTHER nor OTHER-RAW
+    # ...and the plan equals what a regenerative run makes of the same data
+    run_plan()
+    assert after_net_change == live_plan()
+    assert [(r[2], r[4]) for r in after_net_change if r[1] == "FIN"] == [(4, day(12)), (10, day(10))]
+
+
+def test_planning_run_net_change_with_nothing_changed_plans_nothing(tree):
+    # given a live plan
+    forecast(tree.fin, d10=10)
+    run_plan()
+    before = live_plan()
+    # when nothing changed
+    net = run_plan(mode="net_change")
+    # then
+    assert net.summary["affected_items"] == 0
+    assert live_plan() == before
+
+
+def test_planning_mark_dirty_is_replanned_and_cleared(tree):
+    # given a live plan and an explicit mark on SUB
+    forecast(tree.fin, d10=10)
+    run_plan()
+    planning_mark_dirty(item_ids=[tree.sub.pk, tree.sub.pk])
+    # when
+    net = run_plan(mode="net_change")
+    # then SUB and what lies below it were re-planned, and the mark is consumed
+    assert net.summary["affected_items"] == 2
+    assert not PlanningDirtyItem.objects.exists()
