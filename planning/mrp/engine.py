@@ -434,3 +434,134 @@ def plan(
         if progress is not None:
             progress(index, len(ordered), done, len(targets))
     return PlanResult(supplies, messages, len(targets), len(ordered))
+
+
+@dataclass(frozen=True)
+class OldSupply:
+    """A planned order or requisition of the live plan, as the net-change run finds it."""
+
+    pk: int
+    item_id: int
+    quantity: Decimal
+    start_date: dt.date
+    due_date: dt.date
+
+
+@dataclass
+class NetChangeResult(PlanResult):
+    replanned: set[int] = field(default_factory=set)  # items netted again
+    kept: dict[int, int] = field(default_factory=dict)  # supply key -> pk of the identical live row
+    unchanged: set[int] = field(default_factory=set)  # re-planned items whose proposals came out the same
+
+
+def _signature(rows: Iterable) -> list[tuple]:
+    return sorted((r.quantity, r.start_date, r.due_date) for r in rows)
+
+
+def plan_net_change(
+    snapshot: Snapshot,
+    *,
+    seeds: set[int],
+    old_supply: Callable[[set[int]], dict[int, list[OldSupply]]],
+    progress: Progress | None = None,
+) -> NetChangeResult:
+    """Re-plan the ``seeds`` (items whose own demand, supply or parameters changed) and,
+    level by level, only those components whose parents' planned supply came out different.
+    A component of a parent that was not re-planned gets that parent's live planned orders
+    as dependent demand. ``old_supply(item_ids)`` reads live planned supply per item; it is
+    called once per level."""
+    level_of = levels(snapshot)
+    skip = phantom_items(snapshot)
+    parents: dict[int, set[int]] = defaultdict(set)
+    for item_id, boms in snapshot.boms.items():
+        for b in boms:
+            for line in b.lines:
+                parents[line.component_id].add(item_id)
+
+    def effective_parents(component: int) -> set[int]:
+        # Through phantoms: a phantom's parents consume its components directly.
+        out, stack, seen = set(), [component], {component}
+        while stack:
+            for p in parents.get(stack.pop(), ()):
+                if p in skip and p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+                elif p not in skip:
+                    out.add(p)
+        return out
+
+    pending: dict[int, set[int]] = defaultdict(set)
+    for i in seeds:
+        if i in snapshot.items and i not in skip:
+            pending[level_of[i]].add(i)
+    counter = iter(range(1, 1 << 62))
+
+    def next_key() -> int:
+        return next(counter)
+
+    dependent: dict[int, list[Demand]] = defaultdict(list)
+    replanned: set[int] = set()
+    kept: dict[int, int] = {}
+    unchanged: set[int] = set()
+    supplies: list[PlannedSupply] = []
+    messages: list[ExceptionMessage] = []
+    level_no = 0
+    while pending:
+        lvl = min(pending)
+        targets = pending.pop(lvl)
+        level_no += 1
+        still = {p for i in targets for p in effective_parents(i) if p not in replanned}
+        old = old_supply(targets | still)
+        inherited: dict[int, list[Demand]] = defaultdict(list)
+        for p in still:
+            sku = snapshot.items[p].sku if p in snapshot.items else str(p)
+            for o in old.get(p, ()):
+                for component_id, qty in explode(snapshot, p, o.quantity, o.start_date).items():
+                    if component_id in targets:
+                        inherited[component_id].append(
+                            Demand(component_id, ceil_q(qty), o.start_date, "planned_order", o.pk, sku)
+                        )
+        for item_id in sorted(targets):
+            item = snapshot.items[item_id]
+            item.level = lvl
+            demands = snapshot.demands.get(item_id, []) + dependent.pop(item_id, []) + inherited.get(item_id, [])
+            new, msgs = net_item(snapshot, item, demands, next_key)
+            replanned.add(item_id)
+            messages.extend(msgs)
+            supplies.extend(new)
+            if item.make and (new or demands):
+                if not snapshot.boms.get(item_id):
+                    messages.append(ExceptionMessage(item_id, ExceptionKind.NO_BOM, f"{item.sku} has no active BOM"))
+                if item_id not in snapshot.routing_minutes:
+                    messages.append(
+                        ExceptionMessage(item_id, ExceptionKind.NO_ROUTING, f"{item.sku} has no active routing")
+                    )
+            previous = old.get(item_id, [])
+            if _signature(new) == _signature(previous):
+                # Same proposals as before: keep the live rows (and what is pegged to them)
+                # and stop here, its components see no change.
+                by_sig: dict[tuple, list[int]] = defaultdict(list)
+                for o in previous:
+                    by_sig[(o.quantity, o.start_date, o.due_date)].append(o.pk)
+                for s in new:
+                    kept[s.key] = by_sig[(s.quantity, s.start_date, s.due_date)].pop()
+                unchanged.add(item_id)
+                continue
+            if item.make:
+                for s in new:
+                    for component_id, qty in explode(snapshot, item_id, s.quantity, s.start_date).items():
+                        dependent[component_id].append(
+                            Demand(component_id, ceil_q(qty), s.start_date, PLANNED_KEY, s.key, item.sku)
+                        )
+                for component_id in {
+                    c for s in [*new, *previous] for c in explode(snapshot, item_id, s.quantity, s.start_date)
+                }:
+                    if component_id not in skip and component_id in snapshot.items:
+                        pending[level_of[component_id]].add(component_id)
+        if progress is not None:
+            progress(
+                level_no, level_no + len(pending), len(replanned), len(replanned) + sum(map(len, pending.values()))
+            )
+    return NetChangeResult(
+        supplies, messages, len(replanned), level_no, replanned=replanned, kept=kept, unchanged=unchanged
+    )

@@ -23,10 +23,9 @@ from planning.models import (
     PurchaseRequisition,
 )
 from planning.mrp import engine
-from planning.mrp.engine import PLANNED_KEY, PlanResult, Snapshot
+from planning.mrp.engine import PLANNED_KEY, NetChangeResult, OldSupply, PlanResult
 from planning.mrp.scenario import scenario_apply
-from planning.mrp.snapshot import fingerprints, live_planned_orders, snapshot_load
-from planning.mrp.sources import Demand
+from planning.mrp.snapshot import fingerprints, snapshot_load
 
 logger = logging.getLogger(__name__)
 RUN_LOCK = "planning-run"
@@ -96,17 +95,18 @@ def _execute(run: PlanningRun, *, today: dt.date | None) -> dict:
         scenario_apply(snapshot, run.scenario)
     t1 = time.perf_counter()
     fps = fingerprints(snapshot)
-    affected: set[int] | None = None
-    inherited: dict[int, list[Demand]] = {}
     if run.mode == RunMode.NET_CHANGE and not run.is_simulation:
         stored = dict(PlanningItemState.objects.values_list("item_id", "fingerprint"))
         dirty = set(PlanningDirtyItem.objects.values_list("item_id", flat=True))
         changed = {i for i, fp in fps.items() if stored.get(i) != fp}
-        affected = engine.descendants(snapshot, (dirty | changed) & set(snapshot.items))
-        inherited = _inherited_demand(snapshot, affected)
-    result = engine.plan(snapshot, item_ids=affected, inherited=inherited, progress=_progress(run.pk))
+        result = engine.plan_net_change(
+            snapshot, seeds=(dirty | changed) & set(snapshot.items), old_supply=live_supply, progress=_progress(run.pk)
+        )
+        fps = {i: fps[i] for i in changed | result.replanned if i in fps}
+    else:
+        result = engine.plan(snapshot, progress=_progress(run.pk))
     t2 = time.perf_counter()
-    counts = _write(run, result, affected=affected, fps=fps, snapshot_at=snapshot_at)
+    counts = _write(run, result, fps=fps, snapshot_at=snapshot_at)
     t3 = time.perf_counter()
     kinds = Counter(m.kind for m in result.exceptions)
     return {
@@ -119,39 +119,28 @@ def _execute(run: PlanningRun, *, today: dt.date | None) -> dict:
     }
 
 
-def _inherited_demand(snapshot: Snapshot, affected: set[int]) -> dict[int, list[Demand]]:
-    """Dependent demand that planned orders of parents which are not re-planned put on
-    re-planned components."""
-    parents = {
-        item_id
-        for item_id, boms in snapshot.boms.items()
-        if item_id not in affected and any(line.component_id in affected for b in boms for line in b.lines)
-    }
-    out: dict[int, list[Demand]] = defaultdict(list)
-    if not parents:
-        return out
-    for pk, item_id, qty, start in live_planned_orders(parents):
-        sku = snapshot.items[item_id].sku if item_id in snapshot.items else str(item_id)
-        for component_id, need in engine.explode(snapshot, item_id, qty, start).items():
-            if component_id in affected:
-                out[component_id].append(Demand(component_id, engine.ceil_q(need), start, "planned_order", pk, sku))
-    return out
-
-
 def _raw_delete(qs) -> int:
     # Plain DELETE: Django's delete() would fetch every row to emulate cascades in Python.
     return qs._raw_delete(qs.db)
 
 
 @transaction.atomic
-def _write(
-    run: PlanningRun, result: PlanResult, *, affected: set[int] | None, fps: dict[int, str], snapshot_at
-) -> dict:
+def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapshot_at) -> dict:
+    """Replace the live plan's results (all of them, or on net change those of the
+    re-planned items) or, for a simulation, add the run's own."""
+    net = isinstance(result, NetChangeResult)
+    kept = result.kept if net else {}
     if not run.is_simulation:
-        _replace_live(affected)
+        if net:
+            _replace_live(result.replanned - result.unchanged, exceptions_of=result.replanned)
+            _drop_pegging(result.unchanged)
+        else:
+            _replace_live(None, exceptions_of=None)
     orders: dict[int, PlannedOrder] = {}
     requisitions: dict[int, PurchaseRequisition] = {}
     for s in result.supplies:
+        if s.key in kept:
+            continue
         if s.make:
             orders[s.key] = PlannedOrder(
                 run=run,
@@ -167,17 +156,19 @@ def _write(
             )
     PlannedOrder.objects.bulk_create(orders.values(), batch_size=BATCH)
     PurchaseRequisition.objects.bulk_create(requisitions.values(), batch_size=BATCH)
+    pk_of = {key: o.pk for key, o in orders.items()} | kept
     peggings = []
     for s in result.supplies:
+        pk = orders[s.key].pk if s.key in orders else requisitions[s.key].pk if s.key in requisitions else kept[s.key]
         for demand, qty in s.peggings:
             source_type, source_id = demand.source_type, demand.source_id
             if source_type == PLANNED_KEY:
-                source_type, source_id = "planned_order", orders[source_id].pk
+                source_type, source_id = "planned_order", pk_of[source_id]
             peggings.append(
                 Pegging(
                     run=run,
-                    planned_order=orders.get(s.key),
-                    requisition=requisitions.get(s.key),
+                    planned_order_id=pk if s.make else None,
+                    requisition_id=None if s.make else pk,
                     quantity=qty,
                     demand_date=demand.date,
                     source_type=source_type,
@@ -203,9 +194,8 @@ def _write(
         batch_size=BATCH,
     )
     if not run.is_simulation:
-        scope = fps if affected is None else {i: fps[i] for i in affected if i in fps}
         PlanningItemState.objects.bulk_create(
-            [PlanningItemState(item_id=i, fingerprint=fp) for i, fp in scope.items()],
+            [PlanningItemState(item_id=i, fingerprint=fp) for i, fp in fps.items()],
             update_conflicts=True,
             unique_fields=["item"],
             update_fields=["fingerprint"],
@@ -216,24 +206,57 @@ def _write(
     return {
         "planned_orders": len(orders),
         "purchase_requisitions": len(requisitions),
+        "kept_unchanged": len(kept),
         "peggings": len(peggings),
         "exceptions": len(result.exceptions),
-        "affected_items": None if affected is None else len(affected),
+        "affected_items": len(result.replanned) if net else None,
     }
 
 
-def _replace_live(affected: set[int] | None) -> None:
-    """Remove the live plan's unfirmed results (of the affected items only, on net change).
-    Firmed planned orders stay: they are production orders now."""
-    orders = PlannedOrder.objects.filter(status=PlannedOrderStatus.PLANNED, run__is_simulation=False)
-    requisitions = PurchaseRequisition.objects.filter(status=RequisitionStatus.PLANNED, run__is_simulation=False)
+def _live_orders():
+    return PlannedOrder.objects.filter(status=PlannedOrderStatus.PLANNED, run__is_simulation=False)
+
+
+def _live_requisitions():
+    return PurchaseRequisition.objects.filter(status=RequisitionStatus.PLANNED, run__is_simulation=False)
+
+
+def _replace_live(items: set[int] | None, *, exceptions_of: set[int] | None) -> None:
+    """Remove the live plan's unfirmed results (of ``items`` only, on net change). Firmed
+    planned orders stay: they are production orders now."""
+    orders, requisitions = _live_orders(), _live_requisitions()
     exceptions = PlanningException.objects.filter(run__is_simulation=False)
-    if affected is not None:
-        orders = orders.filter(item_id__in=affected)
-        requisitions = requisitions.filter(item_id__in=affected)
-        exceptions = exceptions.filter(item_id__in=affected)
+    if items is not None:
+        orders = orders.filter(item_id__in=items)
+        requisitions = requisitions.filter(item_id__in=items)
+    if exceptions_of is not None:
+        exceptions = exceptions.filter(item_id__in=exceptions_of)
     _raw_delete(Pegging.objects.filter(planned_order__in=orders.values("pk")))
     _raw_delete(Pegging.objects.filter(requisition__in=requisitions.values("pk")))
     _raw_delete(orders)
     _raw_delete(requisitions)
     _raw_delete(exceptions)
+
+
+def _drop_pegging(items: set[int]) -> None:
+    if items:
+        _raw_delete(Pegging.objects.filter(planned_order__in=_live_orders().filter(item_id__in=items).values("pk")))
+        _raw_delete(Pegging.objects.filter(requisition__in=_live_requisitions().filter(item_id__in=items).values("pk")))
+
+
+def live_supply(item_ids: set[int]) -> dict[int, list[OldSupply]]:
+    """Live unfirmed planned orders and requisitions of these items, two queries."""
+    out: dict[int, list[OldSupply]] = defaultdict(list)
+    if not item_ids:
+        return out
+    for pk, item_id, qty, start, due in (
+        _live_orders().filter(item_id__in=item_ids).values_list("pk", "item_id", "quantity", "start_date", "due_date")
+    ):
+        out[item_id].append(OldSupply(pk, item_id, qty, start, due))
+    for pk, item_id, qty, start, due in (
+        _live_requisitions()
+        .filter(item_id__in=item_ids)
+        .values_list("pk", "item_id", "quantity", "release_date", "due_date")
+    ):
+        out[item_id].append(OldSupply(pk, item_id, qty, start, due))
+    return out
