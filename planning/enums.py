@@ -64,6 +64,7 @@ class LotSizing(models.TextChoices):
     MIN_MULTIPLE = "min_multiple", "At least min_lot, in lot_multiple steps"
     MAX_STOCK = "max_stock", "Replenish up to max_stock"
     REORDER_POINT = "reorder_point", "Reorder point"
+    PERIOD = "period", "Period order quantity (cover period_days of requirements)"
 
 
 class ExceptionKind(models.TextChoices):

@@ -214,6 +214,8 @@ class ItemPlanningPolicy(models.Model):
 
     item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="planning_policy")
     lot_sizing = models.CharField(max_length=16, choices=LotSizing.choices)
+    # For the period rule: one order covers the net requirements of this many days.
+    period_days = models.PositiveSmallIntegerField(default=7)
 
     def __str__(self) -> str:
         return f"{self.item_id}: {self.lot_sizing}"

@@ -44,6 +44,7 @@ class ItemData:
     lot_multiple: Decimal = ZERO
     max_stock: Decimal | None = None
     lot_sizing: str | None = None  # explicit policy; None = derived from the parameters
+    period_days: int = 7
 
     @property
     def rule(self) -> str:
@@ -278,7 +279,7 @@ def net_item(
     threshold = (item.reorder_point or ZERO) if item.rule == LotSizing.REORDER_POINT else ZERO
 
     days = sorted(set(by_day) | {max(r.date, today) for r in receipts})
-    for day in days:
+    for index, day in enumerate(days):
         while pending and max(pending[0].date, today) <= day:
             r = pending.popleft()
             pool.append(_Lot(r.quantity, receipt=r))
@@ -302,7 +303,18 @@ def net_item(
             )
         projected_end = available - day_demand
         if projected_end < threshold:
-            qty = lot_size(item, threshold - projected_end, projected_end)
+            net = threshold - projected_end
+            if item.rule == LotSizing.PERIOD:
+                # Cover the later requirements of the period too (scheduled receipts in it
+                # still count: they arrive before they are needed).
+                horizon = day + dt.timedelta(days=max(item.period_days, 1))
+                j = index + 1
+                while j < len(days) and days[j] < horizon:
+                    net += sum((q.quantity for q in by_day.get(days[j], ())), ZERO)
+                    j += 1
+                net -= sum((r.quantity for r in pending if max(r.date, today) < horizon), ZERO)
+                net = max(net, threshold - projected_end)
+            qty = lot_size(item, net, projected_end)
             supply = _planned(snapshot, item, qty, day, next_key, messages)
             supplies.append(supply)
             pool.append(_Lot(qty, supply=supply))

@@ -51,10 +51,24 @@ def _load(today: dt.date) -> Snapshot:
         "lot_multiple",
         "max_stock",
         "planning_policy__lot_sizing",
+        "planning_policy__period_days",
     )
-    for pk, sku, procurement, llc, lt, ss, rop, min_lot, multiple, max_stock, sizing in rows.iterator(chunk_size=5000):
+    for pk, sku, procurement, llc, lt, ss, rop, min_lot, multiple, max_stock, sizing, period in rows.iterator(
+        chunk_size=5000
+    ):
         items[pk] = ItemData(
-            pk, sku, procurement == Procurement.MAKE, llc, lt, ss, rop, min_lot, multiple, max_stock, sizing
+            pk,
+            sku,
+            procurement == Procurement.MAKE,
+            llc,
+            lt,
+            ss,
+            rop,
+            min_lot,
+            multiple,
+            max_stock,
+            sizing,
+            period or 7,
         )
 
     headers = {
@@ -133,6 +147,7 @@ def fingerprints(snapshot: Snapshot) -> dict[int, str]:
             item.lot_multiple,
             item.max_stock,
             item.lot_sizing,
+            item.period_days,
             tuple(
                 (b.version, b.valid_from, b.valid_to, b.base_quantity, b.lines) for b in snapshot.boms.get(item_id, ())
             ),

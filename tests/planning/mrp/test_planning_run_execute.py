@@ -74,14 +74,16 @@ def test_planning_run_execute_textbook_table_lot_for_lot():
         # reorder point 20, min lot 25: 2: 15<20 → 25 (40), 3: 20, 5: -10 → 30 (20),
         # 6: 10 → 25 (35), 7: 10 → 25 (35), 8: 15 → 25 (40)
         ({"reorder_point": Decimal(20), "min_lot": Decimal(25)}, None, {2: 25, 5: 30, 6: 25, 7: 25, 8: 25}),
+        # period of 3 days: 3: -5 + (0 + 30 on days 4, 5) → 35 (30, 30, 0), 6: -10 + 25 + 20 → 55 (45, 20, 0)
+        ({}, LotSizing.PERIOD, {3: 35, 6: 55}),
     ],
-    ids=["fixed", "min_multiple", "max_stock", "reorder_point"],
+    ids=["fixed", "min_multiple", "max_stock", "reorder_point", "period"],
 )
 def test_planning_run_execute_lot_sizing(params, policy, expected):
     # given the textbook item with a lot-sizing rule
     item = _textbook_item(**params)
     if policy:
-        ItemPlanningPolicy.objects.create(item=item, lot_sizing=policy)
+        ItemPlanningPolicy.objects.create(item=item, lot_sizing=policy, period_days=3)
     # when
     run_plan()
     # then
