@@ -47,6 +47,7 @@ def cleanup() -> None:
     from inventory.models import Bom, BomLine, Item, Location, StockBalance
     from planning.models import (
         Forecast,
+        ItemPlanningPolicy,
         Pegging,
         PlannedOrder,
         PlanningDirtyItem,
@@ -72,6 +73,7 @@ def cleanup() -> None:
     raw(PlanningDirtyItem.objects.all())
     raw(PlanningRun.objects.all())
     raw(Forecast.objects.filter(item__in=items))
+    raw(ItemPlanningPolicy.objects.filter(item__in=items))
     raw(OrderComponent.objects.filter(order__item__in=items))
     raw(ProductionOrder.objects.filter(item__in=items))
     raw(StockBalance.objects.filter(item__in=items))
@@ -89,6 +91,7 @@ def build(n: int, seed: int = 7) -> dict:
         Calendar,
         CalendarShift,
         Forecast,
+        ItemPlanningPolicy,
         PlanningRun,
         PurchaseRequisition,
         Routing,
@@ -124,13 +127,18 @@ def build(n: int, seed: int = 7) -> dict:
                     procurement="make" if make else "buy",
                     lead_time_days=rnd.randint(1, 3) if make else rnd.randint(2, 15),
                     low_level_code=level,
-                    min_lot=Decimal(rnd.choice([0, 0, 10, 50])),
                     lot_multiple=Decimal(rnd.choice([0, 0, 5])),
                     safety_stock=Decimal(rnd.choice([0, 0, 0, 20])),
                 )
                 for i in range(count)
             )
         )
+    # Weekly period lots, as a planner would set for a real factory: daily lot-for-lot on a
+    # synthetic 5-level tree proposes an order per item and day.
+    all_items = [i for lvl in by_level for i in lvl]
+    ItemPlanningPolicy.objects.bulk_create(
+        (ItemPlanningPolicy(item=i, lot_sizing="period", period_days=7) for i in all_items), batch_size=5000
+    )
     made = [i for level in by_level[:-1] for i in level]
     boms = Bom.objects.bulk_create(Bom(item=i, status="active") for i in made)
     level_of = {i.pk: lvl for lvl, items in enumerate(by_level) for i in items}
@@ -145,7 +153,7 @@ def build(n: int, seed: int = 7) -> dict:
                     bom=bom,
                     position=(pos + 1) * 10,
                     component=comp,
-                    quantity=Decimal(rnd.randint(1, 4)),
+                    quantity=Decimal(rnd.choice([1, 1, 2, 3])),
                     scrap_percent=Decimal(rnd.choice([0, 0, 2, 5])),
                 )
             )
@@ -171,7 +179,6 @@ def build(n: int, seed: int = 7) -> dict:
             Forecast(item=item, date=today + dt.timedelta(days=offset), quantity=Decimal(rnd.randint(1, 30)))
         )
     Forecast.objects.bulk_create(forecasts, batch_size=5000)
-    all_items = [i for lvl in by_level for i in lvl]
     StockBalance.objects.bulk_create(
         (StockBalance(item=i, location=loc, on_hand=Decimal(rnd.randint(0, 200))) for i in all_items[::2]),
         batch_size=5000,

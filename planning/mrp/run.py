@@ -4,9 +4,11 @@ memory, write the results in one transaction."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -119,6 +121,46 @@ def _execute(run: PlanningRun, *, today: dt.date | None) -> dict:
     }
 
 
+def _next_ids(model, count: int) -> list[int]:
+    """Primary keys for rows written with COPY, taken from the table's own sequence."""
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    return str(value)
+
+
+def _copy(model, columns: list[str], rows: Iterable[tuple]) -> int:
+    """Bulk insert with COPY: results run to hundreds of thousands of rows, and COPY writes
+    them several times faster than multi-row INSERTs."""
+    buffer = io.StringIO()
+    count = 0
+    for row in rows:
+        buffer.write("\t".join(map(_cell, row)))
+        buffer.write("\n")
+        count += 1
+    if not count:
+        return 0
+    buffer.seek(0)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN", buffer
+        )
+    return count
+
+
 def _raw_delete(qs) -> int:
     # Plain DELETE: Django's delete() would fetch every row to emulate cascades in Python.
     return qs._raw_delete(qs.db)
@@ -136,62 +178,62 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
             _drop_pegging(result.unchanged)
         else:
             _replace_live(None, exceptions_of=None)
-    orders: dict[int, PlannedOrder] = {}
-    requisitions: dict[int, PurchaseRequisition] = {}
-    for s in result.supplies:
-        if s.key in kept:
-            continue
-        if s.make:
-            orders[s.key] = PlannedOrder(
-                run=run,
-                item_id=s.item_id,
-                quantity=s.quantity,
-                start_date=s.start_date,
-                due_date=s.due_date,
-                level=s.level,
-            )
-        else:
-            requisitions[s.key] = PurchaseRequisition(
-                run=run, item_id=s.item_id, quantity=s.quantity, release_date=s.start_date, due_date=s.due_date
-            )
-    PlannedOrder.objects.bulk_create(orders.values(), batch_size=BATCH)
-    PurchaseRequisition.objects.bulk_create(requisitions.values(), batch_size=BATCH)
-    pk_of = {key: o.pk for key, o in orders.items()} | kept
-    peggings = []
-    for s in result.supplies:
-        pk = orders[s.key].pk if s.key in orders else requisitions[s.key].pk if s.key in requisitions else kept[s.key]
-        for demand, qty in s.peggings:
-            source_type, source_id = demand.source_type, demand.source_id
-            if source_type == PLANNED_KEY:
-                source_type, source_id = "planned_order", pk_of[source_id]
-            peggings.append(
-                Pegging(
-                    run=run,
-                    planned_order_id=pk if s.make else None,
-                    requisition_id=None if s.make else pk,
-                    quantity=qty,
-                    demand_date=demand.date,
-                    source_type=source_type,
-                    source_id=source_id,
-                    source_ref=demand.source_ref[:64],
+    new = [s for s in result.supplies if s.key not in kept]
+    made = [s for s in new if s.make]
+    bought = [s for s in new if not s.make]
+    pk_of = dict(zip((s.key for s in made), _next_ids(PlannedOrder, len(made)), strict=True))
+    pk_of.update(zip((s.key for s in bought), _next_ids(PurchaseRequisition, len(bought)), strict=True))
+    _copy(
+        PlannedOrder,
+        ["id", "run_id", "item_id", "quantity", "start_date", "due_date", "level", "status"],
+        ((pk_of[s.key], run.pk, s.item_id, s.quantity, s.start_date, s.due_date, s.level, "planned") for s in made),
+    )
+    _copy(
+        PurchaseRequisition,
+        ["id", "run_id", "item_id", "quantity", "release_date", "due_date", "status"],
+        ((pk_of[s.key], run.pk, s.item_id, s.quantity, s.start_date, s.due_date, "planned") for s in bought),
+    )
+    pk_of.update(kept)
+
+    def pegging_rows():
+        for s in result.supplies:
+            pk = pk_of[s.key]
+            for demand, qty in s.peggings:
+                source_type, source_id = demand.source_type, demand.source_id
+                if source_type == PLANNED_KEY:
+                    source_type, source_id = "planned_order", pk_of[source_id]
+                yield (
+                    run.pk,
+                    pk if s.make else None,
+                    None if s.make else pk,
+                    qty,
+                    demand.date,
+                    source_type,
+                    source_id,
+                    demand.source_ref[:64],
                 )
-            )
-    Pegging.objects.bulk_create(peggings, batch_size=BATCH)
-    PlanningException.objects.bulk_create(
+
+    peggings = _copy(
+        Pegging,
+        [
+            "run_id",
+            "planned_order_id",
+            "requisition_id",
+            "quantity",
+            "demand_date",
+            "source_type",
+            "source_id",
+            "source_ref",
+        ],
+        pegging_rows(),
+    )
+    _copy(
+        PlanningException,
+        ["run_id", "item_id", "kind", "message", "date", "suggested_date", "source_type", "source_id"],
         (
-            PlanningException(
-                run=run,
-                item_id=m.item_id,
-                kind=m.kind,
-                message=m.message[:300],
-                date=m.date,
-                suggested_date=m.suggested_date,
-                source_type=m.source_type,
-                source_id=m.source_id,
-            )
+            (run.pk, m.item_id, m.kind, m.message[:300], m.date, m.suggested_date, m.source_type, m.source_id)
             for m in result.exceptions
         ),
-        batch_size=BATCH,
     )
     if not run.is_simulation:
         PlanningItemState.objects.bulk_create(
@@ -204,10 +246,10 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
         # Marks set after the snapshot was read stay for the next run.
         PlanningDirtyItem.objects.filter(marked_at__lte=snapshot_at).delete()
     return {
-        "planned_orders": len(orders),
-        "purchase_requisitions": len(requisitions),
+        "planned_orders": len(made),
+        "purchase_requisitions": len(bought),
         "kept_unchanged": len(kept),
-        "peggings": len(peggings),
+        "peggings": peggings,
         "exceptions": len(result.exceptions),
         "affected_items": len(result.replanned) if net else None,
     }
