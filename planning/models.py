@@ -306,12 +306,20 @@ class PurchaseRequisition(models.Model):
 class Pegging(models.Model):
     """Which demand (and how much of it) a planned order or requisition covers."""
 
-    run = models.ForeignKey(PlanningRun, on_delete=models.CASCADE, related_name="+")
+    # No database FK constraints: a run writes hundreds of thousands of pegging rows and the
+    # deferred constraint checks cost as much as the COPY itself. Pegging is derived data,
+    # only written by the run (which deletes it with its supply) and cascaded by Django.
+    run = models.ForeignKey(PlanningRun, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     planned_order = models.ForeignKey(
-        PlannedOrder, on_delete=models.CASCADE, null=True, blank=True, related_name="peggings"
+        PlannedOrder, on_delete=models.CASCADE, null=True, blank=True, related_name="peggings", db_constraint=False
     )
     requisition = models.ForeignKey(
-        PurchaseRequisition, on_delete=models.CASCADE, null=True, blank=True, related_name="peggings"
+        PurchaseRequisition,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="peggings",
+        db_constraint=False,
     )
     quantity = QuantityField()
     demand_date = models.DateField()
