@@ -237,6 +237,7 @@ def build(n: int, seed: int = 7) -> dict:
         "order_components": len(comps),
         "requisitions": n // 5,
         "demo_top": by_level[0][0],
+        "demo_part": by_level[-1][0],
     }
 
 
@@ -262,7 +263,8 @@ def main() -> None:
     cleanup()
     t0 = time.perf_counter()
     facts = build(args.items)
-    print(f"built {facts} in {time.perf_counter() - t0:.1f}s")
+    shown = {k: v for k, v in facts.items() if not k.startswith("demo_")}
+    print(f"built {shown} in {time.perf_counter() - t0:.1f}s")
     from planning.models import Forecast
 
     try:
@@ -275,7 +277,12 @@ def main() -> None:
             item=facts["demo_top"], date=dt.date.today() + dt.timedelta(days=200), quantity=Decimal(7)
         )
         wall, summary = timed_run("net_change")
-        print(f"net change after one new demand: {wall:.2f}s  {summary}")
+        print(f"net change after one new demand on a finished item: {wall:.2f}s  {summary}")
+        Forecast.objects.create(
+            item=facts["demo_part"], date=dt.date.today() + dt.timedelta(days=30), quantity=Decimal(3)
+        )
+        wall, summary = timed_run("net_change")
+        print(f"net change after one new demand on a bought part: {wall:.2f}s  {summary}")
     finally:
         if not args.keep:
             cleanup()

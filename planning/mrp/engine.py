@@ -279,12 +279,13 @@ def net_item(
     threshold = (item.reorder_point or ZERO) if item.rule == LotSizing.REORDER_POINT else ZERO
 
     days = sorted(set(by_day) | {max(r.date, today) for r in receipts})
+    day_total = {d: sum((q.quantity for q in qs), ZERO) for d, qs in by_day.items()}
     for index, day in enumerate(days):
         while pending and max(pending[0].date, today) <= day:
             r = pending.popleft()
             pool.append(_Lot(r.quantity, receipt=r))
             available += r.quantity
-        day_demand = sum((d.quantity for d in by_day.get(day, ())), ZERO)
+        day_demand = day_total.get(day, ZERO)
         # Pull later open supply in before proposing new supply: it is already on its way.
         while pending and available - day_demand < 0:
             r = pending.popleft()
@@ -310,7 +311,7 @@ def net_item(
                 horizon = day + dt.timedelta(days=max(item.period_days, 1))
                 j = index + 1
                 while j < len(days) and days[j] < horizon:
-                    net += sum((q.quantity for q in by_day.get(days[j], ())), ZERO)
+                    net += day_total.get(days[j], ZERO)
                     j += 1
                 net -= sum((r.quantity for r in pending if max(r.date, today) < horizon), ZERO)
                 net = max(net, threshold - projected_end)
