@@ -283,22 +283,32 @@ def _replace_live(items: set[int] | None, *, exceptions_of: set[int] | None) -> 
     planned orders stay: they are production orders now."""
     orders, requisitions = _live_orders(), _live_requisitions()
     exceptions = PlanningException.objects.filter(run__is_simulation=False)
-    if items is not None:
-        orders = orders.filter(item_id__in=items)
-        requisitions = requisitions.filter(item_id__in=items)
     if exceptions_of is not None:
-        exceptions = exceptions.filter(item_id__in=exceptions_of)
-    _raw_delete(Pegging.objects.filter(planned_order__in=orders.values("pk")))
-    _raw_delete(Pegging.objects.filter(requisition__in=requisitions.values("pk")))
-    _raw_delete(orders)
-    _raw_delete(requisitions)
+        live_runs = list(PlanningRun.objects.filter(is_simulation=False).values_list("pk", flat=True))
+        exceptions = PlanningException.objects.filter(run_id__in=live_runs, item_id__in=exceptions_of)
+    if items is None:
+        _raw_delete(Pegging.objects.filter(planned_order__in=orders.values("pk")))
+        _raw_delete(Pegging.objects.filter(requisition__in=requisitions.values("pk")))
+        _raw_delete(orders)
+        _raw_delete(requisitions)
+    else:
+        # Net change touches few rows: name them, so every delete is an index lookup
+        # instead of a semi-join the planner may turn into a scan of all pegging.
+        order_ids = list(orders.filter(item_id__in=items).values_list("pk", flat=True))
+        requisition_ids = list(requisitions.filter(item_id__in=items).values_list("pk", flat=True))
+        _raw_delete(Pegging.objects.filter(planned_order_id__in=order_ids))
+        _raw_delete(Pegging.objects.filter(requisition_id__in=requisition_ids))
+        _raw_delete(PlannedOrder.objects.filter(pk__in=order_ids))
+        _raw_delete(PurchaseRequisition.objects.filter(pk__in=requisition_ids))
     _raw_delete(exceptions)
 
 
 def _drop_pegging(items: set[int]) -> None:
     if items:
-        _raw_delete(Pegging.objects.filter(planned_order__in=_live_orders().filter(item_id__in=items).values("pk")))
-        _raw_delete(Pegging.objects.filter(requisition__in=_live_requisitions().filter(item_id__in=items).values("pk")))
+        order_ids = list(_live_orders().filter(item_id__in=items).values_list("pk", flat=True))
+        requisition_ids = list(_live_requisitions().filter(item_id__in=items).values_list("pk", flat=True))
+        _raw_delete(Pegging.objects.filter(planned_order_id__in=order_ids))
+        _raw_delete(Pegging.objects.filter(requisition_id__in=requisition_ids))
 
 
 def live_supply(item_ids: set[int]) -> dict[int, list[OldSupply]]:
