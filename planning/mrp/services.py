@@ -39,6 +39,13 @@ def planning_run_start(*, mode: str, user, simulation: dict | None = None) -> Pl
         scenario = scenario_validate(simulation, known_items=_items_in(simulation))
     advisory_xact_lock(START_LOCK)
     active = PlanningRun.objects.filter(status__in=RUN_ACTIVE_STATUSES).order_by("pk").first()
+    if active is not None and active.status == RunStatus.RUNNING and _run_lock_free():
+        # "Running" but nobody holds the run lock: its worker died mid-run (the lock is a
+        # session lock and went with the connection). Fail it instead of blocking forever.
+        PlanningRun.objects.filter(pk=active.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.FAILED, error="abandoned: the worker stopped during the run", finished_at=timezone.now()
+        )
+        active = None
     if active is not None:
         raise StateConflict(
             f"Planning run {active.pk} is {active.status}; wait for it to finish.",
@@ -52,6 +59,20 @@ def planning_run_start(*, mode: str, user, simulation: dict | None = None) -> Pl
 
     transaction.on_commit(partial(planning_run_task.delay, run.pk))
     return run
+
+
+def _run_lock_free() -> bool:
+    from django.db import connection
+
+    from config.locks import advisory_key
+    from planning.mrp.run import RUN_LOCK
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [advisory_key(RUN_LOCK)])
+        free = bool(cursor.fetchone()[0])
+        if free:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [advisory_key(RUN_LOCK)])
+    return free
 
 
 def _items_in(raw) -> set[int]:

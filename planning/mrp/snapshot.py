@@ -113,7 +113,8 @@ def _load(today: dt.date) -> Snapshot:
 
     receipts: dict[int, list[Receipt]] = defaultdict(list)
     for pk, item_id, remaining, due, number in (
-        ProductionOrder.objects.filter(status__in=SUPPLY_STATUSES)
+        # Orders pegged to a sales line (MTO/ATO/ETO) are that customer's, not free supply.
+        ProductionOrder.objects.filter(status__in=SUPPLY_STATUSES, sales_order_line_id__isnull=True)
         .annotate(remaining=ExpressionWrapper(F("quantity") - F("received_quantity"), output_field=DECIMAL))
         .filter(remaining__gt=0)
         .values_list("pk", "item_id", "remaining", "due_date", "number")

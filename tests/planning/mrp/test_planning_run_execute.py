@@ -174,3 +174,16 @@ def test_planning_run_execute_safety_stock_and_stock(tree):
     run_plan()
     # then 5 on hand - 3 kept = 2 free → 4 to make on day 4
     assert receipts_of(tree.sub) == {4: 4}
+
+
+def test_planning_run_execute_reports_progress_level_by_level(tree):
+    # given demand for FIN
+    forecast(tree.fin, d10=10)
+    seen: list[tuple[int, int, int, int]] = []
+    from planning.mrp import engine
+    from planning.mrp.snapshot import snapshot_load
+
+    # when the engine plans with a progress callback
+    engine.plan(snapshot_load(today=TODAY), progress=lambda *p: seen.append(p))
+    # then each level reports k of n and the items done so far
+    assert seen == [(1, 3, 1, 3), (2, 3, 2, 3), (3, 3, 3, 3)]

@@ -60,3 +60,16 @@ def test_planning_mark_dirty_is_replanned_and_cleared(tree):
     assert net.summary["affected_items"] == 1
     assert net.summary["kept_unchanged"] == 1
     assert not PlanningDirtyItem.objects.exists()
+
+
+def test_planning_mark_dirty_called_by_production_order_create(tree, planner):
+    # given no marks
+    from production.services import production_order_create
+    from tests.planning.mrp.conftest import day as in_days
+
+    assert not PlanningDirtyItem.objects.exists()
+    # when production creates an order for FIN
+    production_order_create(item_id=tree.fin.pk, quantity=Decimal(3), due_date=in_days(10), user=planner)
+    # then FIN (supply) and its components (demand: SUB, RAW through the phantom) are marked
+    marked = set(PlanningDirtyItem.objects.values_list("item__sku", flat=True))
+    assert marked == {"FIN", "SUB", "RAW"}

@@ -110,3 +110,14 @@ def test_planning_run_execute_refused_while_another_run_holds_the_lock(transacti
     assert outcome == "locked"
     assert run.status == "failed" and run.error.startswith("run_in_progress")
     assert not PlannedOrder.objects.exists()
+
+
+def test_planning_run_start_fails_an_abandoned_running_run(db, tree, planner):
+    # given a run left "running" by a worker that died (nobody holds the run lock)
+    dead = PlanningRun.objects.create(mode="regenerative", status="running")
+    # when a new run is requested
+    run = planning_run_start(mode="regenerative", user=planner)
+    # then the dead one is failed and the new one queued
+    dead.refresh_from_db()
+    assert dead.status == "failed" and dead.error.startswith("abandoned")
+    assert run.status == "queued"
