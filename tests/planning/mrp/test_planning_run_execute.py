@@ -187,3 +187,19 @@ def test_planning_run_execute_reports_progress_level_by_level(tree):
     engine.plan(snapshot_load(today=TODAY), progress=lambda *p: seen.append(p))
     # then each level reports k of n and the items done so far
     assert seen == [(1, 3, 1, 3), (2, 3, 2, 3), (3, 3, 3, 3)]
+
+
+def test_planning_run_execute_on_the_demo_factory(settings):
+    # given the demo factory (its forecast for the MTS city bike included)
+    from django.core.management import call_command
+
+    call_command("demo_data")
+    # when
+    run = run_plan()
+    # then the city bike gets planned orders pegged to the forecast, and its bought parts
+    # get requisitions
+    bikes = PlannedOrder.objects.filter(item__sku="FG-1000", status="planned")
+    assert bikes.exists()
+    assert set(Pegging.objects.filter(planned_order__in=bikes).values_list("source_type", flat=True)) == {"forecast"}
+    assert PurchaseRequisition.objects.filter(item__procurement="buy").exists()
+    assert run.summary["items_planned"] > 10
