@@ -9,6 +9,12 @@ from planning.models import (
     CalendarShift,
     CapacityRequirement,
     CostCenter,
+    Forecast,
+    ItemPlanningPolicy,
+    PlannedOrder,
+    PlanningException,
+    PlanningRun,
+    PurchaseRequisition,
     Routing,
     RoutingOperation,
     WorkCenter,
@@ -76,3 +82,52 @@ class CapacityRequirementAdmin(admin.ModelAdmin):
     list_filter = ["status", "source_type", "work_center"]
     list_select_related = ["work_center"]
     date_hierarchy = "date"
+
+
+# -- planning run (MRP): read-only inspection; runs write these, firming goes through the API.
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PlanningRun)
+class PlanningRunAdmin(_ReadOnly):
+    list_display = ["id", "mode", "status", "is_simulation", "started_at", "finished_at"]
+    list_filter = ["status", "mode", "is_simulation"]
+
+
+@admin.register(PlannedOrder)
+class PlannedOrderAdmin(_ReadOnly):
+    list_display = ["id", "item", "quantity", "start_date", "due_date", "status", "production_order_id"]
+    list_filter = ["status"]
+    list_select_related = ["item"]
+
+
+@admin.register(PurchaseRequisition)
+class PurchaseRequisitionAdmin(_ReadOnly):
+    list_display = ["id", "item", "quantity", "release_date", "due_date", "status"]
+    list_filter = ["status"]
+    list_select_related = ["item"]
+
+
+@admin.register(PlanningException)
+class PlanningExceptionAdmin(_ReadOnly):
+    list_display = ["id", "item", "kind", "message", "date", "suggested_date"]
+    list_filter = ["kind"]
+    list_select_related = ["item"]
+
+
+@admin.register(Forecast)
+class ForecastAdmin(admin.ModelAdmin):
+    list_display = ["item", "date", "quantity"]
+    list_select_related = ["item"]
+
+
+@admin.register(ItemPlanningPolicy)
+class ItemPlanningPolicyAdmin(admin.ModelAdmin):
+    list_display = ["item", "lot_sizing", "period_days"]

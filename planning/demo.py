@@ -150,3 +150,20 @@ def load() -> None:
     work_centers = _work_centers(calendars, cost_centers)
     _routings(work_centers)
     _demo_load(work_centers)
+    _forecasts()
+
+
+def _forecasts() -> None:
+    """Forecast for the make-to-stock city bike: 20 a week on the next 8 Mondays, so a
+    planning run has something to plan before any sales order exists."""
+    from planning.models import Forecast
+
+    item = Item.objects.filter(sku="FG-1000").first()
+    if item is None:
+        return
+    today = timezone.localdate()
+    monday = today + timedelta(days=7 - today.weekday())
+    for week in range(8):
+        Forecast.objects.get_or_create(
+            item=item, date=monday + timedelta(weeks=week), defaults={"quantity": Decimal(20), "note": "demo"}
+        )

@@ -4,13 +4,23 @@ Single-row rules live here as constraints; rules that span rows (overlapping shi
 inactive work centers in a routing, one active routing per date) live in ``services``.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
 from config.fields import ZERO, CurrencyField, MoneyField, QuantityField
 from config.models import TimeStampedModel
 from inventory.models import Item
-from planning.enums import CapacityStatus, RoutingStatus
+from planning.enums import (
+    CapacityStatus,
+    ExceptionKind,
+    LotSizing,
+    PlannedOrderStatus,
+    RequisitionStatus,
+    RoutingStatus,
+    RunMode,
+    RunStatus,
+)
 
 MINUTES_DIGITS, MINUTES_PLACES = 12, 4
 HOURS_DIGITS, HOURS_PLACES = 14, 4
@@ -195,3 +205,178 @@ class CapacityRequirement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.work_center_id} {self.date} {self.hours}h ({self.source_type}:{self.source_id})"
+
+
+class ItemPlanningPolicy(models.Model):
+    """How MRP sizes lots for one item. Optional: without a row the rule follows from the
+    item's planning parameters (reorder point, max stock, min lot / multiple, else lot for
+    lot). Kept in planning because inventory does not know about lot-sizing rules."""
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="planning_policy")
+    lot_sizing = models.CharField(max_length=16, choices=LotSizing.choices)
+    # For the period rule: one order covers the net requirements of this many days.
+    period_days = models.PositiveSmallIntegerField(default=7)
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.lot_sizing}"
+
+
+class Forecast(models.Model):
+    """Expected independent demand of an item for the period starting on ``date``."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    date = models.DateField()
+    quantity = QuantityField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["item_id", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "date"], name="forecast_unique_item_date"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="forecast_quantity_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} {self.date} {self.quantity}"
+
+
+class PlanningRun(TimeStampedModel):
+    mode = models.CharField(max_length=16, choices=RunMode.choices)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    is_simulation = models.BooleanField(default=False)
+    # What-if parameters: extra demand, stock and lead-time changes (see planning.mrp.scenario).
+    scenario = models.JSONField(default=dict, blank=True)
+    # {"level": k, "levels": n, "items_done": i, "items_total": t}
+    progress = models.JSONField(default=dict, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.mode} {self.status}"
+
+
+class PlannedOrder(models.Model):
+    """A proposal to make ``quantity`` of an item, due on ``due_date`` and started on
+    ``start_date``. Replaced by the next run unless firmed into a production order, whose id
+    is kept as a number (planning does not depend on production)."""
+
+    run = models.ForeignKey(PlanningRun, on_delete=models.CASCADE, related_name="planned_orders")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    quantity = QuantityField()
+    start_date = models.DateField()
+    due_date = models.DateField(db_index=True)
+    level = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=PlannedOrderStatus.choices, default=PlannedOrderStatus.PLANNED)
+    production_order_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    firmed_at = models.DateTimeField(null=True, blank=True)
+    firmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="planned_order_quantity_gt_0")]
+        indexes = [models.Index(fields=["item", "status"], name="planned_order_item_status")]
+
+    def __str__(self) -> str:
+        return f"PL{self.pk} {self.item_id} {self.quantity} @{self.due_date}"
+
+
+class PurchaseRequisition(models.Model):
+    run = models.ForeignKey(PlanningRun, on_delete=models.CASCADE, related_name="requisitions")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    quantity = QuantityField()
+    release_date = models.DateField()
+    due_date = models.DateField(db_index=True)
+    status = models.CharField(max_length=8, choices=RequisitionStatus.choices, default=RequisitionStatus.PLANNED)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="requisition_quantity_gt_0")]
+        indexes = [models.Index(fields=["item", "status"], name="requisition_item_status")]
+
+    def __str__(self) -> str:
+        return f"PR{self.pk} {self.item_id} {self.quantity} @{self.due_date}"
+
+
+class Pegging(models.Model):
+    """Which demand (and how much of it) a planned order or requisition covers."""
+
+    # No database FK constraints: a run writes hundreds of thousands of pegging rows and the
+    # deferred constraint checks cost as much as the COPY itself. Pegging is derived data,
+    # only written by the run (which deletes it with its supply) and cascaded by Django.
+    run = models.ForeignKey(PlanningRun, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    planned_order = models.ForeignKey(
+        PlannedOrder, on_delete=models.CASCADE, null=True, blank=True, related_name="peggings", db_constraint=False
+    )
+    requisition = models.ForeignKey(
+        PurchaseRequisition,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="peggings",
+        db_constraint=False,
+    )
+    quantity = QuantityField()
+    demand_date = models.DateField()
+    source_type = models.CharField(max_length=32)
+    source_id = models.BigIntegerField(null=True, blank=True)
+    source_ref = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(planned_order__isnull=False, requisition__isnull=True)
+                | Q(planned_order__isnull=True, requisition__isnull=False),
+                name="pegging_one_supply",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_type}:{self.source_id} {self.quantity}"
+
+
+class PlanningException(models.Model):
+    run = models.ForeignKey(PlanningRun, on_delete=models.CASCADE, related_name="exceptions")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=ExceptionKind.choices)
+    message = models.CharField(max_length=300)
+    date = models.DateField(null=True, blank=True)
+    suggested_date = models.DateField(null=True, blank=True)
+    source_type = models.CharField(max_length=32, blank=True)
+    source_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["item_id", "id"]
+        indexes = [models.Index(fields=["item", "kind"], name="planning_exception_item_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} {self.kind}"
+
+
+class PlanningDirtyItem(models.Model):
+    """Items whose demand or supply changed since the last live run: the net-change run
+    re-plans them (and everything below them in their BOMs)."""
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    marked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.item_id} dirty since {self.marked_at}"
+
+
+class PlanningItemState(models.Model):
+    """The per-item fingerprint (on hand, open supply and demand, planning parameters) that
+    the last live run planned against; a net-change run re-plans items whose fingerprint
+    differs, which catches stock postings without inventory calling planning."""
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    fingerprint = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.fingerprint}"

@@ -9,6 +9,7 @@ from production.services.confirmations import (
     confirmation_reverse,
     posting_outbox_sweep,
 )
+from production.services.firming import planned_orders_firm
 from production.services.lifecycle import (
     production_order_cancel,
     production_order_close,
@@ -44,6 +45,7 @@ __all__ = [
     "confirmation_post",
     "confirmation_posting_retry",
     "confirmation_reverse",
+    "planned_orders_firm",
     "posting_outbox_sweep",
     "production_order_cancel",
     "production_order_close",

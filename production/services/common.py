@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from config.exceptions import StateConflict
+from planning.mrp.services import planning_mark_dirty
 from production.enums import ORDER_TRANSITIONS, STRUCTURE_EDITABLE, OrderStatus
 from production.models import OrderNumberSequence, OrderStatusChange, ProductionOrder
 
@@ -47,6 +48,17 @@ def set_status(order: ProductionOrder, to_status: str, *, user, reason: str = ""
     order.status = to_status
     order.version += 1
     order.save(update_fields=["status", "version", "updated_at"])
+    mark_planning_dirty([order])
+
+
+def mark_planning_dirty(orders) -> None:
+    """An order's supply (its item) and demand (its components) changed: the next
+    net-change planning run re-plans those items."""
+    from production.models import OrderComponent
+
+    ids = {o.item_id for o in orders}
+    ids.update(OrderComponent.objects.filter(order__in=[o.pk for o in orders]).values_list("item_id", flat=True))
+    planning_mark_dirty(item_ids=ids)
 
 
 def order_numbers_next(count: int = 1) -> list[str]:

@@ -20,7 +20,7 @@ from production.enums import Flushing, OrderStatus, OrderType
 from production.locks import production_order_qs_select_for_update
 from production.models import OrderComponent, OrderOperation, ProductionOrder
 from production.services import structure
-from production.services.common import audit, ensure_structure_editable, order_numbers_next
+from production.services.common import audit, ensure_structure_editable, mark_planning_dirty, order_numbers_next
 from production.services.scheduling import production_order_schedule, production_orders_schedule
 
 QUANT = Decimal(1).scaleb(-QTY_PLACES)
@@ -309,6 +309,7 @@ def production_orders_create_bulk(*, drafts: Sequence[OrderDraft], user) -> list
             if d.start_date is not None
         }
         production_orders_schedule(orders=orders, starts=starts)
+    mark_planning_dirty(orders)
     return orders
 
 
