@@ -36,7 +36,9 @@ def _movements(order, confirmation):
     return sorted(
         (m.item.sku, m.quantity, m.movement_type)
         for m in StockMovement.objects.filter(
-            posting__document_id=order.pk, posting__document_line_id=confirmation.pk
+            posting__document_type="production_order",
+            posting__document_id=order.pk,
+            posting__document_line_id=confirmation.pk,
         ).select_related("item")
     )
 

@@ -31,7 +31,9 @@ def test_manual_issue_of_a_lot_part_picks_first_expiry_first_and_consumes_the_re
         lines=[IssueLine(quantity=Decimal("5.5"), component_id=component.pk)],
     )
 
-    moves = StockMovement.objects.filter(posting__document_id=released.pk, item=plant.part_lot)
+    moves = StockMovement.objects.filter(
+        posting__document_type="production_order", posting__document_id=released.pk, item=plant.part_lot
+    )
     assert [(m.lot.lot_number, m.quantity) for m in moves] == [("LOT-EARLY", Decimal("-5.5"))]
     component.refresh_from_db()
     assert component.issued_quantity == Decimal("5.5")
@@ -47,7 +49,9 @@ def test_issue_spanning_two_lots(plant, planner, released):
         order_id=released.pk, user=planner, lines=[IssueLine(quantity=Decimal(40), component_id=component.pk)]
     )
 
-    moves = StockMovement.objects.filter(posting__document_id=released.pk, item=plant.part_lot).order_by("pk")
+    moves = StockMovement.objects.filter(
+        posting__document_type="production_order", posting__document_id=released.pk, item=plant.part_lot
+    ).order_by("pk")
     assert [(m.lot.lot_number, m.quantity) for m in moves] == [
         ("LOT-EARLY", Decimal(-30)),
         ("LOT-LATE", Decimal(-10)),

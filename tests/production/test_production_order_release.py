@@ -29,7 +29,12 @@ def test_release_reserves_components_and_issues_forward_flushed_ones(plant, plan
 
     order.refresh_from_db()
     assert order.status == OrderStatus.RELEASED
-    reservations = {r.item.sku: r for r in Reservation.objects.filter(document_id=order.pk).select_related("item")}
+    reservations = {
+        r.item.sku: r
+        for r in Reservation.objects.filter(document_type="production_order", document_id=order.pk).select_related(
+            "item"
+        )
+    }
     assert reservations["P-BACK"].quantity == Decimal(20)
     assert reservations["P-PHA"].quantity == Decimal(30)
     assert reservations["P-LOT"].quantity == Decimal("5.5")
@@ -39,7 +44,12 @@ def test_release_reserves_components_and_issues_forward_flushed_ones(plant, plan
     assert reservations["P-FWD"].consumed_quantity == Decimal(10)
     assert StockBalance.objects.get(item=plant.part_fwd, location=plant.rm).on_hand == Decimal(90)
     assert StockBalance.objects.get(item=plant.part_back, location=plant.rm).reserved == Decimal(20)
-    assert StockMovement.objects.filter(posting__document_id=order.pk, item=plant.part_back).count() == 0
+    assert (
+        StockMovement.objects.filter(
+            posting__document_type="production_order", posting__document_id=order.pk, item=plant.part_back
+        ).count()
+        == 0
+    )
     assert order.status_changes.get().to_status == OrderStatus.RELEASED
     assert_ledger_consistent()
 

@@ -60,7 +60,9 @@ def test_cancel_after_release_releases_reservations(plant, planner):
 
     services.production_order_cancel(order_id=order.pk, user=planner, reason="customer withdrew")
 
-    assert not Reservation.objects.filter(document_id=order.pk, status="open").exists()
+    assert not Reservation.objects.filter(
+        document_type="production_order", document_id=order.pk, status="open"
+    ).exists()
     assert_ledger_consistent()
 
 
@@ -84,7 +86,9 @@ def test_close_releases_reservations_and_fixes_variances(plant, planner):
 
     order.refresh_from_db()
     assert order.status == OrderStatus.CLOSED
-    assert not Reservation.objects.filter(document_id=order.pk, status="open").exists()
+    assert not Reservation.objects.filter(
+        document_type="production_order", document_id=order.pk, status="open"
+    ).exists()
     material = order.costs.get(category="material")
     assert material.actual == Decimal("10.0000")  # only the forward part (2 × 5) was consumed
     assert material.variance == material.actual - material.planned
