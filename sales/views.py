@@ -144,7 +144,9 @@ def _attach_line_errors(exc: DomainError, header: SalesOrderHeaderForm, used: li
         match = LINE_ERROR.match(key)
         if match and int(match[1]) < len(used) and match[2] in LINE_FIELDS:
             text = values if isinstance(values, str) else " ".join(str(v) for v in values)
-            used[int(match[1])].add_error(LINE_FIELDS[match[2]], f"{exc.message} ({text})")
+            # The service speaks of "lines[1].requested_date"; next to the input that is noise.
+            message = re.sub(r"^lines\[\d+\]\.\w+ ", "", exc.message)
+            used[int(match[1])].add_error(LINE_FIELDS[match[2]], f"{message} ({text})")
             placed = True
     if not placed:
         attach_domain_error(header, exc)
