@@ -23,6 +23,7 @@ urlpatterns = [
     path("inventory/", include("inventory.page_urls")),
     path("planning/", include("planning.page_urls")),
     path("production/", include("production.page_urls")),
+    path("sales/", include("sales.page_urls")),
     path("floor/", include("production.floor_urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -31,7 +31,7 @@ from config.pages import (
 from config.roles import user_roles
 from planning import selectors as planning_selectors
 from production import selectors, services
-from production.enums import ORDER_TRANSITIONS, OrderStatus
+from production.enums import ORDER_TRANSITIONS, OrderStatus, PostingStatus
 from production.forms import (
     SORTS,
     IssueForm,
@@ -73,6 +73,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "by_status": by_status,
             "late": late,
             "shortages": selectors.production_order_shortage_list(limit=10),
+            "failed_postings": selectors.confirmation_list().filter(posting_status=PostingStatus.FAILED).count(),
             "load": load,
             "today": today,
         },
@@ -335,6 +336,43 @@ def order_issue(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, "Enter the quantity to issue.")
     return _back(pk)
+
+
+# ------------------------------------------------------------------ posting errors
+
+
+@office_required
+def posting_errors(request: HttpRequest) -> HttpResponse:
+    """Confirmations whose backflush/receipt posting failed (mostly a shortage), oldest
+    first: the ones waiting longest are retried first."""
+    rows = (
+        selectors.confirmation_list()
+        .filter(posting_status=PostingStatus.FAILED)
+        .select_related("order__item__uom")
+        .order_by("confirmed_at", "pk")
+    )
+    return render(
+        request,
+        "production/posting_errors.html",
+        {
+            "page_obj": paginate(request, rows),
+            "keep_query": query_without(request, "page"),
+            "can_plan": can_plan(request),
+        },
+    )
+
+
+@require_POST
+@planner_required
+def posting_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    run_service(
+        request,
+        services.confirmation_posting_retry,
+        confirmation_id=pk,
+        success=f"Posting of confirmation {pk} queued again.",
+    )
+    # The form's action carries the list's query string, so the planner stays on their page.
+    return redirect(f"{reverse('production:posting-errors')}?{request.GET.urlencode()}")
 
 
 # ------------------------------------------------------------------ traveler
