@@ -10,7 +10,8 @@ from production.enums import PostingStatus
 from production.models import Confirmation
 from production.services import ConfirmationInput
 from sales.models import SalesOrder
-from tests.conftest import login, screenshot
+from tests.conftest import login, screenshot, wait_until
+from tests.inventory.helpers import receive
 from tests.production.conftest import in_days
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -95,24 +96,22 @@ def test_sales_order_form_error_shown_next_to_its_field(page, splant, user_with_
     screenshot(page, "sales-order-field-error")
 
 
-def test_failed_posting_shows_and_retry_puts_it_back_to_pending(page, plant, user_with_role, monkeypatch):
-    # given a confirmation whose backflush failed for lack of P-BACK (no worker: the test
-    # posts it itself and records what would be queued)
-    from production import tasks
-
-    queued = []
-    monkeypatch.setattr(tasks.confirmation_post_task, "delay", queued.append)
+def test_failed_posting_shows_and_retry_posts_it_once_stock_arrived(
+    page, plant, user_with_role, celery_worker, django_capture_on_commit_callbacks
+):
+    # given a confirmation whose backflush failed for lack of P-BACK
     plant.stock(back=1)
     user = user_with_role(Role.PLANNER)
     order = production_services.production_order_create(
         item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(30), user=user
     )
     production_services.production_order_release(order_id=order.pk, user=user, force=True, reason="short")
-    confirmation = production_services.confirmation_create(
-        data=ConfirmationInput(operation_id=order.operations.get(sequence=20).pk, good_quantity=Decimal(2)), user=user
-    )
+    with django_capture_on_commit_callbacks(execute=False):
+        confirmation = production_services.confirmation_create(
+            data=ConfirmationInput(operation_id=order.operations.get(sequence=20).pk, good_quantity=Decimal(2)),
+            user=user,
+        )
     assert production_services.confirmation_post(confirmation_id=confirmation.pk) == PostingStatus.FAILED
-    queued.clear()
 
     # when the planner opens the dashboard and follows the failed-posting count
     login(page, user.username)
@@ -121,12 +120,12 @@ def test_failed_posting_shows_and_retry_puts_it_back_to_pending(page, plant, use
     assert "P-BACK" in row.inner_text()
     screenshot(page, "posting-errors")
 
-    # and presses Retry
+    # and, once the missing stock has arrived, presses Retry
+    receive(plant.part_back, plant.rm, 10)
     row.get_by_role("button", name="Retry").click()
 
-    # then it is pending again, queued once, and gone from the queue
+    # then it leaves the queue and the real worker posts it
     page.get_by_text("queued again").wait_for()
-    assert Confirmation.objects.get(pk=confirmation.pk).posting_status == PostingStatus.PENDING
-    assert queued == [confirmation.pk]
     page.get_by_text("No failed postings.").wait_for()
+    wait_until(lambda: Confirmation.objects.get(pk=confirmation.pk).posting_status == PostingStatus.POSTED)
     screenshot(page, "posting-errors-after-retry")
