@@ -85,6 +85,13 @@ def run_service(
     return True, result
 
 
+def run_reason_command(request: HttpRequest, service: Callable[..., Any], *, success: str, **kwargs: Any) -> bool:
+    """A command whose only input is the "why" typed in its confirmation dialog (close,
+    cancel): the reason goes to the service, which decides whether it is required."""
+    ok, _ = run_service(request, service, reason=request.POST.get("reason", "").strip(), success=success, **kwargs)
+    return ok
+
+
 def domain_error_text(exc: DomainError) -> str:
     details = [f"{m}" for values in exc.fields.values() for m in values if isinstance(m, str) and len(m) > 12]
     return " ".join([exc.message, *details])

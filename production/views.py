@@ -26,6 +26,7 @@ from config.pages import (
     planner_required,
     query_without,
     role_required,
+    run_reason_command,
     run_service,
 )
 from config.roles import user_roles
@@ -38,7 +39,6 @@ from production.forms import (
     OrderCreateForm,
     OrderEditForm,
     OrderFilterForm,
-    ReasonForm,
     ReleaseForm,
     RescheduleForm,
 )
@@ -248,30 +248,14 @@ def order_release(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @planner_required
 def order_close(request: HttpRequest, pk: int) -> HttpResponse:
-    form = ReasonForm(request.POST)
-    form.is_valid()
-    run_service(
-        request,
-        services.production_order_close,
-        order_id=pk,
-        reason=form.cleaned_data.get("reason", ""),
-        success="Order closed.",
-    )
+    run_reason_command(request, services.production_order_close, order_id=pk, success="Order closed.")
     return _back(pk)
 
 
 @require_POST
 @planner_required
 def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    form = ReasonForm(request.POST)
-    form.is_valid()
-    run_service(
-        request,
-        services.production_order_cancel,
-        order_id=pk,
-        reason=form.cleaned_data.get("reason", ""),
-        success="Order cancelled.",
-    )
+    run_reason_command(request, services.production_order_cancel, order_id=pk, success="Order cancelled.")
     return _back(pk)
 
 

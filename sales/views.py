@@ -14,12 +14,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError
-from config.pages import OFFICE_ROLES, attach_domain_error, paginate, query_without, role_required, run_service
+from config.pages import (
+    OFFICE_ROLES,
+    attach_domain_error,
+    paginate,
+    query_without,
+    role_required,
+    run_reason_command,
+    run_service,
+)
 from config.roles import PLANNING_ROLES, Role, user_roles
 from inventory.models import Item
 from sales import selectors, services
 from sales.enums import DELIVERABLE, SALES_ORDER_TRANSITIONS, LineFulfilment, LineStatus, SalesOrderStatus
-from sales.forms import LineFormSet, ReasonForm, SalesOrderFilterForm, SalesOrderHeaderForm, SalesOrderLineForm
+from sales.forms import LineFormSet, SalesOrderFilterForm, SalesOrderHeaderForm, SalesOrderLineForm
 from sales.models import SalesOrder
 
 # The API lets integrations create, confirm and deliver; the pages allow the same.
@@ -212,15 +220,7 @@ def order_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @sales_required
 def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    form = ReasonForm(request.POST)
-    form.is_valid()
-    run_service(
-        request,
-        services.sales_order_cancel,
-        order_id=pk,
-        reason=form.cleaned_data.get("reason", ""),
-        success="Sales order cancelled.",
-    )
+    run_reason_command(request, services.sales_order_cancel, order_id=pk, success="Sales order cancelled.")
     return _back(pk)
 
 
