@@ -70,10 +70,6 @@ class ReleaseForm(PageForm):
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ReasonForm(PageForm):
-    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-
-
 class RescheduleForm(PageForm):
     version = forms.IntegerField(widget=forms.HiddenInput)
     due_date = forms.DateField(label="New due date", widget=DateInput)

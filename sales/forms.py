@@ -58,7 +58,3 @@ class BaseLineFormSet(forms.BaseFormSet):
 
 
 LineFormSet = forms.formset_factory(SalesOrderLineForm, formset=BaseLineFormSet, extra=2, max_num=100, absolute_max=100)
-
-
-class ReasonForm(PageForm):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
