@@ -15,6 +15,11 @@ urlpatterns = [
     path("orders/<int:pk>/edit/", views.order_edit, name="order-edit"),
     path("orders/<int:pk>/reschedule/", views.order_reschedule, name="order-reschedule"),
     path("orders/<int:pk>/issue/", views.order_issue, name="order-issue"),
+    path(
+        "orders/<int:pk>/confirmations/<int:confirmation_id>/reverse/",
+        views.confirmation_reverse,
+        name="confirmation-reverse",
+    ),
     path("posting-errors/", views.posting_errors, name="posting-errors"),
     path("posting-errors/<int:pk>/retry/", views.posting_retry, name="posting-retry"),
     path("gantt/", views.gantt, name="gantt"),

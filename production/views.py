@@ -211,6 +211,10 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "costs": costs,
             "totals": totals,
             "audit": selectors.production_order_audit(order=order),
+            "confirmations": list(
+                selectors.confirmation_list().filter(order=order).select_related("reversed_by").order_by("-id")[:100]
+            ),
+            "lots": _produced_lots(order),
             "actions": _actions(order) if can_plan(request) else {},
             "edit_form": OrderEditForm(
                 initial={
@@ -223,6 +227,39 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reschedule_form": RescheduleForm(initial={"version": order.version, "due_date": order.due_date}),
         },
     )
+
+
+def _produced_lots(order) -> list[dict]:
+    """The lots this order produced, each with what went into it (backward genealogy)."""
+    from inventory.models import Lot, StockMovement
+    from inventory.selectors import lot_genealogy
+
+    lot_ids = (
+        StockMovement.objects.filter(
+            posting__document_type="production_order",
+            posting__document_id=order.pk,
+            item_id=order.item_id,
+            lot__isnull=False,
+        )
+        .values_list("lot_id", flat=True)
+        .distinct()[:5]
+    )
+    return [
+        {"lot": lot, "links": lot_genealogy(lot_id=lot.pk, direction="backward")}
+        for lot in Lot.objects.filter(pk__in=list(lot_ids)).order_by("lot_number")
+    ]
+
+
+@require_POST
+@planner_required
+def confirmation_reverse(request: HttpRequest, pk: int, confirmation_id: int) -> HttpResponse:
+    run_reason_command(
+        request,
+        services.confirmation_reverse,
+        confirmation_id=confirmation_id,
+        success="Confirmation reversed: its movements are posted back.",
+    )
+    return _back(pk)
 
 
 def _back(order_id: int) -> HttpResponse:
