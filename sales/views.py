@@ -97,11 +97,38 @@ def _with_extra_row(data: QueryDict) -> QueryDict:
 
 @sales_required
 def order_create(request: HttpRequest) -> HttpResponse:
+    return _order_form(request, order=None)
+
+
+@sales_required
+def order_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a draft: header and lines (the lines are replaced as a whole)."""
+    order = get_object_or_404(SalesOrder.objects.prefetch_related("lines"), pk=pk)
+    return _order_form(request, order=order)
+
+
+def _order_form(request: HttpRequest, *, order: SalesOrder | None) -> HttpResponse:
     choices = _item_choices()
+    context = {"order": order}
     if request.method != "POST":
-        header = SalesOrderHeaderForm()
-        formset = LineFormSet(prefix="lines", form_kwargs={"item_choices": choices})
-        return render(request, "sales/order_form.html", {"form": header, "formset": formset})
+        if order is None:
+            header = SalesOrderHeaderForm()
+            formset = LineFormSet(prefix="lines", form_kwargs={"item_choices": choices})
+        else:
+            header = SalesOrderHeaderForm(
+                initial={"customer": order.customer_id, "customer_reference": order.customer_reference}
+            )
+            initial = [
+                {
+                    "item": line.item_id,
+                    "quantity": line.quantity,
+                    "requested_date": line.requested_date,
+                    "unit_price": line.unit_price,
+                }
+                for line in order.lines.all()
+            ]
+            formset = LineFormSet(prefix="lines", initial=initial, form_kwargs={"item_choices": choices})
+        return render(request, "sales/order_form.html", {"form": header, "formset": formset, **context})
     if "add_line" in request.POST:
         # Keep what was typed, one row more; no validation yet, so no errors on half-typed rows.
         data = _with_extra_row(request.POST)
@@ -110,11 +137,11 @@ def order_create(request: HttpRequest) -> HttpResponse:
         initial = [_raw(data, f"lines-{i}-", ("item", "quantity", "requested_date", "unit_price")) for i in range(rows)]
         formset = LineFormSet(prefix="lines", initial=initial, form_kwargs={"item_choices": choices})
         formset.extra = 0
-        return render(request, "sales/order_form.html", {"form": header, "formset": formset})
+        return render(request, "sales/order_form.html", {"form": header, "formset": formset, **context})
     header = SalesOrderHeaderForm(request.POST)
     formset = LineFormSet(request.POST, prefix="lines", form_kwargs={"item_choices": choices})
     header_ok, lines_ok = header.is_valid(), formset.is_valid()
-    used = [f for f in formset.forms if f.has_changed() and f.cleaned_data]
+    used = [f for f in formset.forms if f.cleaned_data and (f.has_changed() or order is not None)]
     if header_ok and lines_ok:
         lines = [
             services.LineInput(
@@ -126,18 +153,29 @@ def order_create(request: HttpRequest) -> HttpResponse:
             for f in used
         ]
         try:
-            order = services.sales_order_create(
-                customer_id=header.cleaned_data["customer"].pk,
-                customer_reference=header.cleaned_data["customer_reference"],
-                lines=lines,
-                user=request.user,
-            )
+            if order is None:
+                order = services.sales_order_create(
+                    customer_id=header.cleaned_data["customer"].pk,
+                    customer_reference=header.cleaned_data["customer_reference"],
+                    lines=lines,
+                    user=request.user,
+                )
+                message = f"Sales order {order.number} created as a draft."
+            else:
+                order = services.sales_order_update(
+                    order_id=order.pk,
+                    customer_id=header.cleaned_data["customer"].pk,
+                    customer_reference=header.cleaned_data["customer_reference"],
+                    lines=lines,
+                    user=request.user,
+                )
+                message = f"Sales order {order.number} saved."
         except DomainError as exc:
             _attach_line_errors(exc, header, used)
         else:
-            messages.success(request, f"Sales order {order.number} created as a draft.")
+            messages.success(request, message)
             return redirect("sales:order-detail", pk=order.pk)
-    return render(request, "sales/order_form.html", {"form": header, "formset": formset}, status=400)
+    return render(request, "sales/order_form.html", {"form": header, "formset": formset, **context}, status=400)
 
 
 def _raw(data: QueryDict, prefix: str, names: tuple[str, ...]) -> dict[str, str]:
@@ -168,6 +206,7 @@ def _actions(order: SalesOrder) -> dict[str, bool]:
     allowed = SALES_ORDER_TRANSITIONS[order.status]
     return {
         "confirm": order.status == SalesOrderStatus.DRAFT,
+        "edit": order.status == SalesOrderStatus.DRAFT,
         "cancel": SalesOrderStatus.CANCELLED in allowed,
         "retry": order.status == SalesOrderStatus.GENERATION_FAILED,
         "deliver": order.status in DELIVERABLE,

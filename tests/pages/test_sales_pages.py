@@ -213,3 +213,26 @@ def test_sales_order_detail_constant_queries(client_for, splant, user_with_role,
         viewer.get(f"/sales/orders/{small.pk}/")
     with django_assert_max_num_queries(len(one.captured_queries)):
         viewer.get(f"/sales/orders/{big.pk}/")
+
+
+def test_sales_order_edit_replaces_lines_of_a_draft_and_is_refused_once_confirmed(
+    client_for, splant, user_with_role, django_capture_on_commit_callbacks
+):
+    planner = user_with_role(Role.PLANNER)
+    order = _draft(splant, planner, n_lines=2)
+    client = Client()
+    client.force_login(planner)
+    page = client.get(f"/sales/orders/{order.pk}/edit/")
+    assert page.status_code == 200 and f"Edit {order.number}" in page.content.decode()
+
+    row = {"item": splant.mto.pk, "quantity": "3", "requested_date": str(in_days(12)), "unit_price": "10"}
+    response = client.post(f"/sales/orders/{order.pk}/edit/", _form(splant.customer.pk, [row]))
+
+    assert response.status_code == 302
+    lines = list(order.lines.all())
+    assert [(ln.item_id, ln.quantity) for ln in lines] == [(splant.mto.pk, Decimal(3))]
+    with django_capture_on_commit_callbacks(execute=False):
+        services.sales_order_confirm(order_id=order.pk, user=planner)
+    refused = client.post(f"/sales/orders/{order.pk}/edit/", _form(splant.customer.pk, [row | {"quantity": "5"}]))
+    assert refused.status_code == 400
+    assert order.lines.get().quantity == Decimal(3)
