@@ -26,9 +26,11 @@ from inventory.services.master import (
 from inventory.services.stock import (
     DocumentRef,
     PostingLine,
+    PostingRequest,
     reservation_create,
     reservations_release,
     stock_post,
+    stock_post_many,
     stock_posting_reverse,
     stock_transfer,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "DocumentRef",
     "ExplosionLine",
     "PostingLine",
+    "PostingRequest",
     "WhereUsedLine",
     "bom_create",
     "bom_cycle_check",
@@ -55,6 +58,7 @@ __all__ = [
     "reservation_create",
     "reservations_release",
     "stock_post",
+    "stock_post_many",
     "stock_posting_reverse",
     "stock_transfer",
     "unit_create",

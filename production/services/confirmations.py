@@ -17,27 +17,25 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.db import bulk_update_fields
-from config.exceptions import Forbidden, InsufficientStock, NotFound, StateConflict, ValidationFailed
+from config.exceptions import DomainError, Forbidden, NotFound, StateConflict, ValidationFailed
 from config.fields import QTY_PLACES, ZERO
 from config.roles import Role, user_roles
 from inventory.enums import MovementType
-from inventory.models import Lot, StockPosting
-from inventory.services import DocumentRef, PostingLine, stock_post, stock_posting_reverse
+from inventory.models import Item, Lot, StockPosting
+from inventory.services import DocumentRef, PostingLine, PostingRequest, stock_post_many, stock_posting_reverse
 from production.enums import Flushing, OperationStatus, OrderStatus, OutboxStatus, PostingStatus
 from production.locks import production_order_qs_select_for_update
 from production.models import Confirmation, OrderComponent, OrderOperation, PostingOutbox, ProductionOrder
 from production.services.common import DOCUMENT_TYPE, audit, set_status
-from production.services.costs import planned_unit_cost
+from production.services.costs import planned_unit_costs
 
 HUNDRED = Decimal(100)
-# In-process attempts when a posting meets a shortage: a concurrent posting may have taken
-# the lot FEFO picked, and a fresh pick usually succeeds.
-SHORTAGE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -310,143 +308,230 @@ def _queue_posting(confirmation_id: int) -> None:
 
 
 def confirmation_post(*, confirmation_id: int) -> str:
-    """Post what a confirmation owes the ledger. Safe to call any number of times: only the
-    call that finds it pending posts. Returns the resulting posting status."""
-    last_shortage: InsufficientStock | None = None
-    for _ in range(SHORTAGE_ATTEMPTS):
-        try:
-            return _post_once(confirmation_id)
-        except InsufficientStock as exc:
-            last_shortage = exc
-    assert last_shortage is not None
-    return _mark_failed(confirmation_id, last_shortage)
+    """Post what a confirmation owes the ledger, together with whatever else is pending
+    (group commit). Safe to call any number of times: only a call that finds it pending
+    posts it. Returns the confirmation's resulting posting status."""
+    status = confirmations_post_pending(first_id=confirmation_id).get(confirmation_id)
+    if status is None:
+        status = Confirmation.objects.filter(pk=confirmation_id).values_list("posting_status", flat=True).first()
+    if status is None:
+        raise NotFound(f"Confirmation {confirmation_id} does not exist.")
+    return status
+
+
+_PENDING_SQL = """
+    SELECT o.confirmation_id, c.order_id
+      FROM production_postingoutbox o
+      JOIN production_confirmation c ON c.id = o.confirmation_id
+     WHERE o.status = %s
+     ORDER BY o.confirmation_id = %s DESC, o.id
+     LIMIT %s
+"""
 
 
 @transaction.atomic
-def _post_once(confirmation_id: int) -> str:
-    order_id = Confirmation.objects.filter(pk=confirmation_id).values_list("order_id", flat=True).first()
-    if order_id is None:
-        raise NotFound(f"Confirmation {confirmation_id} does not exist.")
-    order = production_order_qs_select_for_update().get(pk=order_id)
-    confirmation = Confirmation.objects.select_for_update(of=("self",)).get(pk=confirmation_id)
-    if confirmation.posting_status != PostingStatus.PENDING:
-        return confirmation.posting_status  # posted before, or nothing to post: a no-op
-    outbox = PostingOutbox.objects.select_for_update().get(confirmation=confirmation)
-    payload = outbox.payload
-    reference = DocumentRef(
-        document_type=DOCUMENT_TYPE,
-        document_id=order.pk,
-        document_number=order.number,
-        document_line_id=confirmation.pk,
-    )
-    components = {
-        c.pk: c
-        for c in OrderComponent.objects.filter(pk__in=[ln["component_id"] for ln in payload["backflush"]])
+def confirmations_post_pending(*, first_id: int | None = None, limit: int | None = None) -> dict[int, str]:
+    """Post pending confirmations in one transaction (``first_id`` among them if it is still
+    pending): the shop floor's burst of confirmations costs one lock round and a few
+    statements instead of a few dozen statements each. Locks orders, then confirmations,
+    then stock (inside ``stock_post_many``), the order every path takes. A confirmation the
+    ledger refuses (usually a shortage) is marked failed with the reason and the others are
+    posted without it; nothing is half-posted. Returns {confirmation id: status} of those it
+    handled."""
+    limit = limit or settings.CONFIRMATION_POSTING_BATCH
+    with connection.cursor() as cursor:
+        cursor.execute(_PENDING_SQL, [OutboxStatus.PENDING, first_id or 0, limit])
+        candidates = cursor.fetchall()
+    if not candidates:
+        return {}
+    orders = {
+        o.pk: o
+        for o in production_order_qs_select_for_update()
         .select_related("item")
-        .select_for_update(of=("self",), no_key=True)
+        .filter(pk__in={order_id for _, order_id in candidates})
         .order_by("pk")
     }
-    from production.services.materials import lot_split
+    # Guards after the locks: only what is still pending (another batch may have posted it).
+    confirmations = list(
+        Confirmation.objects.select_for_update(of=("self",))
+        .filter(
+            pk__in=[c for c, _ in candidates], posting_status=PostingStatus.PENDING, outbox__status=OutboxStatus.PENDING
+        )
+        .select_related("outbox")
+        .order_by("pk")
+    )
+    if not confirmations:
+        return {}
+    component_ids = {ln["component_id"] for c in confirmations for ln in c.outbox.payload["backflush"]}
+    components = {
+        c.pk: c
+        for c in OrderComponent.objects.filter(pk__in=component_ids)
+        .select_for_update(of=("self",), no_key=True)
+        .only("id", "order_id", "item_id", "reservation_id", "issued_quantity")
+        .order_by("pk")
+    }
+    users = get_user_model().objects.in_bulk({c.created_by_id for c in confirmations})
+    unit_costs = planned_unit_costs([orders[c.order_id] for c in confirmations if Decimal(c.outbox.payload["receipt"])])
+    output_lots = _output_lots(confirmations, orders, components)
 
-    consumption: list[PostingLine] = []
-    by_products: list[PostingLine] = []
-    issued: dict[int, Decimal] = {}
-    for line in payload["backflush"]:
-        component = components[line["component_id"]]
-        quantity = Decimal(line["quantity"])
-        issued[component.pk] = issued.get(component.pk, ZERO) + quantity
-        if quantity > 0:
-            for lot_id, lot_qty in lot_split(component.item, line["location_id"], quantity):
+    failed: dict[int, DomainError] = {}
+    while True:
+        todo = [c for c in confirmations if c.pk not in failed]
+        requests, owners = _posting_requests(todo, orders, components, users, unit_costs, output_lots)
+        if not requests:
+            break
+        try:
+            with transaction.atomic():
+                stock_post_many(postings=requests)
+            break
+        except DomainError as exc:
+            index = getattr(exc, "request_index", None)
+            if index is None:
+                raise
+            failed[owners[index]] = exc
+
+    posted = [c for c in confirmations if c.pk not in failed]
+    now = timezone.now()
+    _book_posted(posted, orders, components, now)
+    for confirmation_id, error in failed.items():
+        Confirmation.objects.filter(pk=confirmation_id).update(
+            posting_status=PostingStatus.FAILED, posting_error=error.as_dict()
+        )
+    if failed:
+        PostingOutbox.objects.filter(confirmation_id__in=failed).update(
+            status=OutboxStatus.FAILED, attempts=F("attempts") + 1, processed_at=now
+        )
+        for confirmation_id, error in failed.items():
+            PostingOutbox.objects.filter(confirmation_id=confirmation_id).update(last_error=error.message)
+    return {c.pk: (PostingStatus.FAILED if c.pk in failed else PostingStatus.POSTED) for c in confirmations}
+
+
+def _output_lots(confirmations, orders, components) -> dict[tuple[int, str], int]:
+    """Lots the receipts of lot-tracked output (and by-products) go into: the confirmation's
+    output lot number or the order number, created if new (one insert, one read)."""
+    wanted: set[tuple[int, str]] = set()
+    for c in confirmations:
+        order = orders[c.order_id]
+        number = c.output_lot_number or order.number
+        if Decimal(c.outbox.payload["receipt"]) > 0 and order.item.lot_tracked:
+            wanted.add((order.item_id, number))
+        for ln in c.outbox.payload["backflush"]:
+            if Decimal(ln["quantity"]) < 0:
+                wanted.add((ln["item_id"], number))
+    if not wanted:
+        return {}
+    tracked = set(Item.objects.filter(pk__in={i for i, _ in wanted}, lot_tracked=True).values_list("pk", flat=True))
+    wanted = {w for w in wanted if w[0] in tracked}
+    if not wanted:
+        return {}
+    Lot.objects.bulk_create([Lot(item_id=i, lot_number=n) for i, n in sorted(wanted)], ignore_conflicts=True)
+    q = Q(pk__in=[])
+    for item_id, number in wanted:
+        q |= Q(item_id=item_id, lot_number=number)
+    return {(lot.item_id, lot.lot_number): lot.pk for lot in Lot.objects.filter(q)}
+
+
+def _posting_requests(confirmations, orders, components, users, unit_costs, output_lots):
+    """The backflush and receipt postings of each confirmation, keyed so that each can be
+    made only once, and which confirmation each request belongs to."""
+    requests: list[PostingRequest] = []
+    owners: list[int] = []
+    for c in confirmations:
+        order = orders[c.order_id]
+        payload = c.outbox.payload
+        user = users.get(c.created_by_id)
+        reference = DocumentRef(
+            document_type=DOCUMENT_TYPE, document_id=order.pk, document_number=order.number, document_line_id=c.pk
+        )
+        lot_number = c.output_lot_number or order.number
+        consumption: list[PostingLine] = []
+        by_products: list[PostingLine] = []
+        for line in payload["backflush"]:
+            component = components[line["component_id"]]
+            quantity = Decimal(line["quantity"])
+            if quantity > 0:
                 consumption.append(
                     PostingLine(
                         item_id=component.item_id,
                         location_id=line["location_id"],
-                        quantity=-lot_qty,
-                        lot_id=lot_id,
+                        quantity=-quantity,
                         reservation_id=component.reservation_id,
+                        document_line_id=component.pk,
+                        pick_lots=True,
+                    )
+                )
+            else:
+                by_products.append(
+                    PostingLine(
+                        item_id=component.item_id,
+                        location_id=order.receipt_location_id,
+                        quantity=-quantity,
+                        lot_id=output_lots.get((component.item_id, lot_number)),
                         document_line_id=component.pk,
                     )
                 )
-        else:
-            by_products.append(
-                PostingLine(
-                    item_id=component.item_id,
-                    location_id=order.receipt_location_id,
-                    quantity=-quantity,
-                    lot_id=_output_lot(component.item, order, confirmation) if component.item.lot_tracked else None,
-                    document_line_id=component.pk,
+        key = f"{DOCUMENT_TYPE}:confirmation:{c.pk}"
+        if consumption:
+            requests.append(
+                PostingRequest(
+                    movement_type=MovementType.BACKFLUSH,
+                    lines=consumption,
+                    reference=reference,
+                    user=user,
+                    posting_key=f"{key}:backflush",
                 )
             )
-    key = f"{DOCUMENT_TYPE}:confirmation:{confirmation.pk}"
-    if consumption:
-        stock_post(
-            movement_type=MovementType.BACKFLUSH,
-            lines=consumption,
-            reference=reference,
-            user=confirmation.created_by,
-            posting_key=f"{key}:backflush",
-        )
-    receipt = Decimal(payload["receipt"])
-    if receipt > 0 or by_products:
-        lines = list(by_products)
+            owners.append(c.pk)
+        receipt = Decimal(payload["receipt"])
         if receipt > 0:
-            lines.insert(
+            by_products.insert(
                 0,
                 PostingLine(
                     item_id=order.item_id,
                     location_id=order.receipt_location_id,
                     quantity=receipt,
-                    lot_id=_output_lot(order.item, order, confirmation) if order.item.lot_tracked else None,
-                    unit_cost=planned_unit_cost(order),
+                    lot_id=output_lots.get((order.item_id, lot_number)),
+                    unit_cost=unit_costs[order.pk],
                 ),
             )
-        stock_post(
-            movement_type=MovementType.PRODUCTION_RECEIPT,
-            lines=lines,
-            reference=reference,
-            user=confirmation.created_by,
-            posting_key=f"{key}:receipt",
-        )
-    # The components are locked above, so plain arithmetic is safe and one UPDATE does all.
-    for component_id, quantity in issued.items():
-        components[component_id].issued_quantity += quantity
-    bulk_update_fields(list(components.values()), ["issued_quantity"])
-    if receipt > 0:
-        ProductionOrder.objects.filter(pk=order.pk).update(received_quantity=F("received_quantity") + receipt)
-    now = timezone.now()
-    Confirmation.objects.filter(pk=confirmation.pk).update(
+        if by_products:
+            requests.append(
+                PostingRequest(
+                    movement_type=MovementType.PRODUCTION_RECEIPT,
+                    lines=by_products,
+                    reference=reference,
+                    user=user,
+                    posting_key=f"{key}:receipt",
+                )
+            )
+            owners.append(c.pk)
+    return requests, owners
+
+
+def _book_posted(posted: list[Confirmation], orders, components, now) -> None:
+    """What the posted confirmations change on their orders: issued per component, received
+    per order, and the confirmations and outbox rows marked posted. One statement each."""
+    if not posted:
+        return
+    changed_components = set()
+    changed_orders = set()
+    for c in posted:
+        for line in c.outbox.payload["backflush"]:
+            components[line["component_id"]].issued_quantity += Decimal(line["quantity"])
+            changed_components.add(line["component_id"])
+        receipt = Decimal(c.outbox.payload["receipt"])
+        if receipt > 0:
+            orders[c.order_id].received_quantity += receipt
+            changed_orders.add(c.order_id)
+    bulk_update_fields([components[pk] for pk in sorted(changed_components)], ["issued_quantity"])
+    bulk_update_fields([orders[pk] for pk in sorted(changed_orders)], ["received_quantity"])
+    ids = [c.pk for c in posted]
+    Confirmation.objects.filter(pk__in=ids).update(
         posting_status=PostingStatus.POSTED, posted_at=now, posting_error=None
     )
-    outbox.status = OutboxStatus.DONE
-    outbox.attempts += 1
-    outbox.processed_at = now
-    outbox.last_error = ""
-    outbox.save(update_fields=["status", "attempts", "processed_at", "last_error"])
-    return PostingStatus.POSTED
-
-
-def _output_lot(item, order: ProductionOrder, confirmation: Confirmation) -> int:
-    number = confirmation.output_lot_number or order.number
-    lot, _ = Lot.objects.get_or_create(item=item, lot_number=number)
-    return lot.pk
-
-
-@transaction.atomic
-def _mark_failed(confirmation_id: int, error: InsufficientStock) -> str:
-    confirmation = Confirmation.objects.select_for_update(of=("self",)).get(pk=confirmation_id)
-    if confirmation.posting_status != PostingStatus.PENDING:
-        return confirmation.posting_status
-    Confirmation.objects.filter(pk=confirmation_id).update(
-        posting_status=PostingStatus.FAILED,
-        posting_error={"code": error.code, "message": error.message, "fields": error.fields},
+    PostingOutbox.objects.filter(confirmation_id__in=ids).update(
+        status=OutboxStatus.DONE, attempts=F("attempts") + 1, processed_at=now, last_error=""
     )
-    PostingOutbox.objects.filter(confirmation_id=confirmation_id).update(
-        status=OutboxStatus.FAILED,
-        attempts=F("attempts") + 1,
-        last_error=error.message,
-        processed_at=timezone.now(),
-    )
-    return PostingStatus.FAILED
 
 
 @transaction.atomic
@@ -496,7 +581,12 @@ def posting_outbox_sweep(*, older_than_seconds: int | None = None, batch: int = 
 def _failed_now_coverable(batch: int) -> list[int]:
     from inventory.models import StockBalance
 
-    failed = list(PostingOutbox.objects.filter(status=OutboxStatus.FAILED).order_by("processed_at")[:batch])
+    # Only shortages clear by themselves; another refusal waits for a planner's retry.
+    failed = list(
+        PostingOutbox.objects.filter(
+            status=OutboxStatus.FAILED, confirmation__posting_error__code="insufficient_stock"
+        ).order_by("processed_at")[:batch]
+    )
     if not failed:
         return []
     needed: dict[tuple[int, int], Decimal] = {}

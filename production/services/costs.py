@@ -54,10 +54,24 @@ def order_costs_plan(*, order: ProductionOrder) -> None:
 
 def planned_unit_cost(order: ProductionOrder) -> Decimal:
     """Planned cost of one unit of output: what goods receipts are valued at."""
-    total = OrderCost.objects.filter(order=order).exclude(category=CostCategory.OUTPUT).aggregate(t=Sum("planned"))["t"]
-    if total is None:
-        total = sum((v for (c, _), v in _planned(order).items() if c != CostCategory.OUTPUT), ZERO)
-    return m(total / order.quantity) if order.quantity else ZERO
+    return planned_unit_costs([order])[order.pk]
+
+
+def planned_unit_costs(orders: list[ProductionOrder]) -> dict[int, Decimal]:
+    """``planned_unit_cost`` of many orders: one query for those planned at release."""
+    totals = dict(
+        OrderCost.objects.filter(order__in=orders)
+        .exclude(category=CostCategory.OUTPUT)
+        .values_list("order_id")
+        .annotate(t=Sum("planned"))
+    )
+    costs = {}
+    for order in orders:
+        total = totals.get(order.pk)
+        if total is None:
+            total = sum((v for (c, _), v in _planned(order).items() if c != CostCategory.OUTPUT), ZERO)
+        costs[order.pk] = m(total / order.quantity) if order.quantity else ZERO
+    return costs
 
 
 def _actual(order: ProductionOrder) -> dict[Key, Decimal]:
