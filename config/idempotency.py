@@ -4,11 +4,12 @@
 - same key, other body: 422;
 - same key while the first request is still running: 409.
 
-The record is claimed with a committed insert, then locked ``FOR UPDATE NOWAIT`` for the
-whole request inside the request's transaction; the response is stored in that same
-transaction, so a request either committed its writes *and* its stored response, or
-neither. A request that failed or whose process died leaves the row unlocked and
-unfinished, and the next retry with the same body simply runs it.
+One transaction per request: a transaction-scoped advisory lock on (client, key) marks the
+request in flight (a second request with the key fails to take it: 409); then the stored
+record, read after the lock, is replayed or refused; else the view runs and its response is
+stored in the same transaction as its writes. A request either committed its writes *and*
+its stored response, or neither; one that failed leaves nothing, so a retry simply runs it.
+The unique (client, key) constraint stays the last word.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import json
 from collections.abc import Callable
 from functools import wraps
 
-from django.db import OperationalError, transaction
+from django.db import transaction
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from config.exceptions import IdempotencyKeyReused, RequestInFlight, ValidationFailed
+from config.locks import try_advisory_xact_lock
 from config.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -53,35 +55,41 @@ def idempotent(view_method: Callable) -> Callable:
                 fields={HEADER: "1 to 255 characters"},
             )
         fingerprint = _fingerprint(request)
-        IdempotencyRecord.objects.bulk_create(
-            [IdempotencyRecord(user=request.user, key=key, fingerprint=fingerprint)], ignore_conflicts=True
-        )
         with transaction.atomic():
-            try:
-                record = IdempotencyRecord.objects.select_for_update(nowait=True).get(user=request.user, key=key)
-            except OperationalError as exc:
-                raise RequestInFlight(
-                    "A request with this Idempotency-Key is still being processed; retry later."
-                ) from exc
-            if record.fingerprint != fingerprint:
-                raise IdempotencyKeyReused(
-                    "This Idempotency-Key was already used with a different request body.",
-                    fields={HEADER: "used with a different request"},
-                )
-            if record.state == IdempotencyRecord.State.DONE:
-                return Response(
-                    record.response_body,
-                    status=record.response_status,
-                    headers={"Idempotent-Replayed": "true"},
-                )
+            if not try_advisory_xact_lock(f"idempotency:{request.user.pk}:{key}"):
+                raise RequestInFlight("A request with this Idempotency-Key is still being processed; retry later.")
+            record = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+            if record is not None:
+                if record.fingerprint != fingerprint:
+                    raise IdempotencyKeyReused(
+                        "This Idempotency-Key was already used with a different request body.",
+                        fields={HEADER: "used with a different request"},
+                    )
+                if record.state == IdempotencyRecord.State.DONE:
+                    return Response(
+                        record.response_body,
+                        status=record.response_status,
+                        headers={"Idempotent-Replayed": "true"},
+                    )
             response = view_method(self, request, *args, **kwargs)
-            if 200 <= response.status_code < 300:
+            if not 200 <= response.status_code < 300:
+                transaction.set_rollback(True)
+                return response
+            body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+            if record is None:
+                IdempotencyRecord.objects.create(
+                    user=request.user,
+                    key=key,
+                    fingerprint=fingerprint,
+                    state=IdempotencyRecord.State.DONE,
+                    response_status=response.status_code,
+                    response_body=body,
+                )
+            else:  # a row left in flight by the earlier design
                 record.state = IdempotencyRecord.State.DONE
                 record.response_status = response.status_code
-                record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+                record.response_body = body
                 record.save(update_fields=["state", "response_status", "response_body"])
-            else:
-                transaction.set_rollback(True)
             return response
 
     return wrapper

@@ -11,9 +11,9 @@ class TimeStampedModel(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """One row per (client, Idempotency-Key): the request's fingerprint and, once the request
-    succeeded, the response to replay. The row is locked for the whole request, so a retry
-    that arrives while the first is still running sees the lock and gets 409."""
+    """One row per (client, Idempotency-Key): the request's fingerprint and the response to
+    replay, written in the same transaction as the request's own writes (see
+    ``config.idempotency``); a request still running holds an advisory lock on the key."""
 
     class State(models.TextChoices):
         IN_FLIGHT = "in_flight", "In flight"

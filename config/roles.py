@@ -32,6 +32,11 @@ def user_roles(user) -> frozenset[str]:
     return cached
 
 
+def cache_roles(user, names) -> None:
+    """Remember roles read together with the user (one query instead of two)."""
+    user._prodorders_roles = ALL_ROLES if user.is_superuser else frozenset(names) & ALL_ROLES
+
+
 def has_role(user, roles: frozenset[str] | set[str]) -> bool:
     return bool(user_roles(user) & set(roles))
 

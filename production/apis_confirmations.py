@@ -59,7 +59,8 @@ class ConfirmationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         confirmation = services.confirmation_create(
             data=services.ConfirmationInput(operation_id=data.pop("operation"), **data), user=request.user
         )
-        return self._respond(confirmation.pk, status.HTTP_201_CREATED)
+        # The service returns it with order, operation, work center and operator attached.
+        return Response(ConfirmationSerializer(confirmation).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReasonSerializer, responses={201: ConfirmationSerializer})
     @action(detail=True, methods=["post"])

@@ -142,7 +142,7 @@ def confirmation_preview(
 ) -> list[ConsumptionPreview]:
     """What a confirmation would backflush, next to what the order requires, has reserved and
     has issued per component: shown before the operator confirms."""
-    from production.services.confirmations import backflush_lines
+    from production.services.confirmations import ComponentRow, backflush_lines
 
     operation = OrderOperation.objects.select_related("order").filter(pk=operation_id).first()
     if operation is None:
@@ -159,7 +159,7 @@ def confirmation_preview(
             order=order,
             operation=operation,
             operations=operations,
-            components=components,
+            components=[ComponentRow.of(c) for c in components],
             quantity_before=before,
             quantity_after=before + good_quantity + scrap_quantity,
         )

@@ -29,4 +29,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "config.tasks.idempotency_keys_purge_task",
         "schedule": crontab(minute=17),
     },
+    "auth-tokens-purge": {
+        "task": "config.tasks.auth_tokens_purge_task",
+        "schedule": crontab(minute=23),
+    },
 }

@@ -15,11 +15,12 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from config.db import bulk_update_fields
@@ -65,6 +66,59 @@ class BackflushLine:
     quantity: Decimal  # what this confirmation writes off (negative: a by-product received)
 
 
+class ComponentRow(NamedTuple):
+    """What a backflush needs of an order component (read as plain values on the hot path)."""
+
+    pk: int
+    item_id: int
+    sku: str
+    decimals: int
+    flushing: str
+    operation_sequence: int | None
+    quantity_per_unit: Decimal
+    required_quantity: Decimal
+    issued_quantity: Decimal
+    issue_location_id: int
+
+    @classmethod
+    def of(cls, c: OrderComponent) -> ComponentRow:
+        return cls(
+            c.pk,
+            c.item_id,
+            c.item.sku,
+            c.item.uom.decimals,
+            c.flushing,
+            c.operation_sequence,
+            c.quantity_per_unit,
+            c.required_quantity,
+            c.issued_quantity,
+            c.issue_location_id,
+        )
+
+
+def component_rows(order_id: int) -> list[ComponentRow]:
+    return [
+        ComponentRow(*row)
+        for row in OrderComponent.objects.filter(order_id=order_id)
+        .order_by("position")
+        .values_list(*_COMPONENT_ROW_FIELDS)
+    ]
+
+
+_COMPONENT_ROW_FIELDS = (
+    "pk",
+    "item_id",
+    "item__sku",
+    "item__uom__decimals",
+    "flushing",
+    "operation_sequence",
+    "quantity_per_unit",
+    "required_quantity",
+    "issued_quantity",
+    "issue_location_id",
+)
+
+
 def _round(value: Decimal, decimals: int) -> Decimal:
     places = Decimal(1).scaleb(-min(decimals, QTY_PLACES))
     return Decimal(value).quantize(places, rounding=ROUND_HALF_UP)
@@ -90,7 +144,7 @@ def backflush_lines(
     order: ProductionOrder,
     operation: OrderOperation,
     operations: list[OrderOperation],
-    components: list[OrderComponent],
+    components: list[ComponentRow],
     quantity_before: Decimal,
     quantity_after: Decimal,
 ) -> list[BackflushLine]:
@@ -110,7 +164,7 @@ def backflush_lines(
         sequence = c.operation_sequence if c.operation_sequence in all_sequences else last
         if sequence not in covered:
             continue
-        decimals = c.item.uom.decimals
+        decimals = c.decimals
         quantity = _round(c.quantity_per_unit * quantity_after, decimals) - _round(
             c.quantity_per_unit * quantity_before, decimals
         )
@@ -120,7 +174,7 @@ def backflush_lines(
             BackflushLine(
                 component_id=c.pk,
                 item_id=c.item_id,
-                sku=c.item.sku,
+                sku=c.sku,
                 location_id=c.issue_location_id,
                 quantity_per_unit=c.quantity_per_unit,
                 required=c.required_quantity,
@@ -178,20 +232,35 @@ def ensure_may_confirm(user, work_center_id: int) -> None:
 def _lock_order_of_operation(
     operation_id: int,
 ) -> tuple[ProductionOrder, OrderOperation, list[OrderOperation]]:
-    order_id = OrderOperation.objects.filter(pk=operation_id).values_list("order_id", flat=True).first()
-    if order_id is None:
+    order = (
+        production_order_qs_select_for_update()
+        .filter(pk=Subquery(OrderOperation.objects.filter(pk=operation_id).values("order_id")[:1]))
+        .first()
+    )
+    if order is None:
         raise NotFound(f"Operation {operation_id} does not exist.", fields={"operation": "unknown"})
-    order = production_order_qs_select_for_update().get(pk=order_id)
     operations = list(
-        OrderOperation.objects.filter(order_id=order_id).select_for_update(of=("self",), no_key=True).order_by("pk")
+        OrderOperation.objects.filter(order_id=order.pk)
+        .select_related("work_center")
+        .select_for_update(of=("self",), no_key=True)
+        .order_by("pk")
     )
     operation = next(op for op in operations if op.pk == operation_id)
     operations.sort(key=lambda op: op.sequence)
     return order, operation, operations
 
 
-def _order_components(order: ProductionOrder) -> list[OrderComponent]:
-    return list(OrderComponent.objects.filter(order=order).select_related("item__uom").order_by("position"))
+_OPERATION_CONFIRMED_FIELDS = (
+    "confirmed_good",
+    "confirmed_scrap",
+    "confirmed_rework",
+    "actual_setup_minutes",
+    "actual_labor_minutes",
+    "actual_machine_minutes",
+    "actual_start",
+    "actual_end",
+    "status",
+)
 
 
 @transaction.atomic
@@ -231,7 +300,7 @@ def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Conf
         order=order,
         operation=operation,
         operations=operations,
-        components=_order_components(order),
+        components=component_rows(order.pk),
         quantity_before=before,
         quantity_after=after,
     )
@@ -242,7 +311,7 @@ def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Conf
         confirmation = Confirmation.objects.create(
             order=order,
             operation=operation,
-            work_center_id=operation.work_center_id,
+            work_center=operation.work_center,
             good_quantity=data.good_quantity,
             scrap_quantity=data.scrap_quantity,
             scrap_reason=data.scrap_reason,
@@ -267,7 +336,7 @@ def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Conf
         operation.status = OperationStatus.CONFIRMED if data.final else OperationStatus.STARTED
         if data.final:
             operation.actual_end = confirmed_at
-        operation.save()
+        operation.save(update_fields=_OPERATION_CONFIRMED_FIELDS)
 
         if order.status == OrderStatus.RELEASED:
             order.actual_start = order.actual_start or confirmed_at
