@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from hmac import compare_digest
 
-from django.contrib.auth.models import Group
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.utils import timezone
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.crypto import hash_token
@@ -14,7 +14,22 @@ from knox.models import AuthToken
 from knox.settings import CONSTANTS
 from rest_framework import exceptions
 
+from config.db import column_count, instance_from_row, select_columns
 from config.roles import ALL_ROLES, cache_roles
+
+
+@cache
+def _token_sql() -> str:
+    user = get_user_model()
+    groups = user._meta.get_field("groups")
+    through = groups.remote_field.through._meta.db_table
+    return (
+        f"SELECT {select_columns(AuthToken, 't')}, {select_columns(user, 'u')}, "  # noqa: S608
+        f"ARRAY(SELECT g.name FROM {groups.related_model._meta.db_table} g JOIN {through} ug ON ug.group_id = g.id "
+        "WHERE ug.user_id = u.id AND g.name = ANY(%s)) "
+        f"FROM {AuthToken._meta.db_table} t JOIN {user._meta.db_table} u ON u.id = t.user_id "
+        "WHERE t.token_key = %s"
+    )
 
 
 class TokenAuthentication(KnoxTokenAuthentication):
@@ -25,24 +40,21 @@ class TokenAuthentication(KnoxTokenAuthentication):
 
     def authenticate_credentials(self, token: bytes):
         text = token.decode("utf-8", "replace")
-        candidates = (
-            AuthToken.objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH])
-            .select_related("user")
-            .annotate(
-                role_names=ArraySubquery(
-                    Group.objects.filter(user=OuterRef("user_id"), name__in=ALL_ROLES).values("name")
-                )
-            )
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(_token_sql(), [sorted(ALL_ROLES), text[: CONSTANTS.TOKEN_KEY_LENGTH]])
+            rows = cursor.fetchall()
         digest = hash_token(text)
         now = timezone.now()
-        for auth_token in candidates:
+        split = column_count(AuthToken)
+        for row in rows:
+            auth_token = instance_from_row(AuthToken, row[:split])
             if auth_token.expiry is not None and auth_token.expiry < now:
                 continue
             if compare_digest(digest, auth_token.digest):
-                user = auth_token.user
+                user = instance_from_row(get_user_model(), row[split:-1])
                 if not user.is_active:
                     raise exceptions.AuthenticationFailed("User inactive or deleted.")
-                cache_roles(user, auth_token.role_names)
+                auth_token.user = user
+                cache_roles(user, row[-1])
                 return user, auth_token
         raise exceptions.AuthenticationFailed("Invalid token.")

@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 
-from django.db import transaction
+from django.db import connection, transaction
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -37,6 +37,43 @@ def _fingerprint(request) -> str:
         body = request.body.decode("utf-8", "replace")
     raw = f"{request.method}\n{request.path}\n{body}"
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@cache
+def _sql() -> tuple[str, str]:
+    table = IdempotencyRecord._meta.db_table
+    return (
+        f"SELECT id, fingerprint, state, response_status, response_body FROM {table} "  # noqa: S608
+        "WHERE user_id = %s AND key = %s",
+        f"INSERT INTO {table} (user_id, key, fingerprint, state, response_status, response_body, created_at) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s, %s, %s::jsonb, now())",
+    )
+
+
+def _record(user_id: int, key: str) -> IdempotencyRecord | None:
+    """The stored record of (client, key), read by hand: this runs on every keyed POST."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sql()[0], [user_id, key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, fingerprint, state, status, body = row
+    record = IdempotencyRecord(
+        pk=pk,
+        user_id=user_id,
+        key=key,
+        fingerprint=fingerprint,
+        state=state,
+        response_status=status,
+        response_body=json.loads(body) if isinstance(body, str) else body,
+    )
+    record._state.adding = False
+    return record
+
+
+def _insert_done(user_id: int, key: str, fingerprint: str, status: int, body: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_sql()[1], [user_id, key, fingerprint, IdempotencyRecord.State.DONE, status, body])
 
 
 def idempotent(view_method: Callable) -> Callable:
@@ -58,7 +95,7 @@ def idempotent(view_method: Callable) -> Callable:
         with transaction.atomic():
             if not try_advisory_xact_lock(f"idempotency:{request.user.pk}:{key}"):
                 raise RequestInFlight("A request with this Idempotency-Key is still being processed; retry later.")
-            record = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+            record = _record(request.user.pk, key)
             if record is not None:
                 if record.fingerprint != fingerprint:
                     raise IdempotencyKeyReused(
@@ -75,20 +112,13 @@ def idempotent(view_method: Callable) -> Callable:
             if not 200 <= response.status_code < 300:
                 transaction.set_rollback(True)
                 return response
-            body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+            body = json.dumps(response.data, cls=JSONEncoder)
             if record is None:
-                IdempotencyRecord.objects.create(
-                    user=request.user,
-                    key=key,
-                    fingerprint=fingerprint,
-                    state=IdempotencyRecord.State.DONE,
-                    response_status=response.status_code,
-                    response_body=body,
-                )
+                _insert_done(request.user.pk, key, fingerprint, response.status_code, body)
             else:  # a row left in flight by the earlier design
                 record.state = IdempotencyRecord.State.DONE
                 record.response_status = response.status_code
-                record.response_body = body
+                record.response_body = json.loads(body)
                 record.save(update_fields=["state", "response_status", "response_body"])
             return response
 

@@ -20,6 +20,7 @@ from production.serializers import (
     ConfirmationSerializer,
     ConsumptionPreviewSerializer,
     ReasonSerializer,
+    confirmation_representation,
 )
 
 CONFIRMING_ROLES = frozenset({Role.OPERATOR, Role.PLANNER, Role.ADMIN, Role.INTEGRATION})
@@ -60,7 +61,7 @@ class ConfirmationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             data=services.ConfirmationInput(operation_id=data.pop("operation"), **data), user=request.user
         )
         # The service returns it with order, operation, work center and operator attached.
-        return Response(ConfirmationSerializer(confirmation).data, status=status.HTTP_201_CREATED)
+        return Response(confirmation_representation(confirmation), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReasonSerializer, responses={201: ConfirmationSerializer})
     @action(detail=True, methods=["post"])

@@ -2,6 +2,7 @@
 services decide."""
 
 from decimal import Decimal
+from functools import cache
 
 from rest_framework import serializers
 
@@ -313,6 +314,18 @@ class ConfirmationSerializer(serializers.ModelSerializer):
             "posted_at",
         ]
         read_only_fields = fields
+
+
+@cache
+def _confirmation_shape() -> ConfirmationSerializer:
+    return ConfirmationSerializer()
+
+
+def confirmation_representation(confirmation: Confirmation) -> dict:
+    """``ConfirmationSerializer(confirmation).data`` without building the serializer's 25
+    fields again: one bound instance per process shapes every confirmation (its read-only
+    fields keep no per-call state)."""
+    return _confirmation_shape().to_representation(confirmation)
 
 
 class ConfirmationCreateSerializer(serializers.Serializer):

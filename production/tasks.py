@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from config.coalesce import coalesced_run_started
 from production.services.confirmations import confirmation_post, posting_outbox_sweep
 
 
@@ -14,8 +15,10 @@ from production.services.confirmations import confirmation_post, posting_outbox_
     acks_late=True,
 )
 def confirmation_post_task(confirmation_id: int) -> str:
-    """Backflush and goods receipt of one confirmation. A redelivered or duplicated task finds
-    the confirmation no longer pending and does nothing."""
+    """Backflush and goods receipt of a confirmation, together with every other pending one
+    (group commit; see ``confirmation_post``). A redelivered or duplicated task finds the
+    confirmation no longer pending and does nothing."""
+    coalesced_run_started(confirmation_post_task)
     return confirmation_post(confirmation_id=confirmation_id)
 
 

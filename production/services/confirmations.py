@@ -14,22 +14,24 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import partial
+from functools import cache, partial
 from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
-from django.db.models import F, Q, Subquery
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from config.db import bulk_update_fields
+from config.coalesce import delay_coalesced
+from config.db import bulk_update_fields, instance_from_row, select_columns
 from config.exceptions import DomainError, Forbidden, NotFound, StateConflict, ValidationFailed
 from config.fields import QTY_PLACES, ZERO
 from config.roles import Role, user_roles
 from inventory.enums import MovementType
-from inventory.models import Item, Lot, StockPosting
+from inventory.models import Item, Lot, StockPosting, UnitOfMeasure
 from inventory.services import DocumentRef, PostingLine, PostingRequest, stock_post_many, stock_posting_reverse
+from planning.models import WorkCenter
 from production.enums import Flushing, OperationStatus, OrderStatus, OutboxStatus, PostingStatus
 from production.locks import production_order_qs_select_for_update
 from production.models import Confirmation, OrderComponent, OrderOperation, PostingOutbox, ProductionOrder
@@ -96,27 +98,20 @@ class ComponentRow(NamedTuple):
         )
 
 
+@cache
+def _component_rows_sql() -> str:
+    return (
+        "SELECT c.id, c.item_id, i.sku, u.decimals, c.flushing, c.operation_sequence, c.quantity_per_unit, "  # noqa: S608
+        "c.required_quantity, c.issued_quantity, c.issue_location_id "
+        f"FROM {OrderComponent._meta.db_table} c JOIN {Item._meta.db_table} i ON i.id = c.item_id "
+        f"JOIN {UnitOfMeasure._meta.db_table} u ON u.id = i.uom_id WHERE c.order_id = %s ORDER BY c.position"
+    )
+
+
 def component_rows(order_id: int) -> list[ComponentRow]:
-    return [
-        ComponentRow(*row)
-        for row in OrderComponent.objects.filter(order_id=order_id)
-        .order_by("position")
-        .values_list(*_COMPONENT_ROW_FIELDS)
-    ]
-
-
-_COMPONENT_ROW_FIELDS = (
-    "pk",
-    "item_id",
-    "item__sku",
-    "item__uom__decimals",
-    "flushing",
-    "operation_sequence",
-    "quantity_per_unit",
-    "required_quantity",
-    "issued_quantity",
-    "issue_location_id",
-)
+    with connection.cursor() as cursor:
+        cursor.execute(_component_rows_sql(), [order_id])
+        return [ComponentRow(*row) for row in cursor.fetchall()]
 
 
 def _round(value: Decimal, decimals: int) -> Decimal:
@@ -229,22 +224,38 @@ def ensure_may_confirm(user, work_center_id: int) -> None:
     raise Forbidden("Your role does not allow confirmations.")
 
 
+@cache
+def _lock_sql() -> tuple[str, str]:
+    order, operation = ProductionOrder._meta.db_table, OrderOperation._meta.db_table
+    return (
+        f"SELECT {select_columns(ProductionOrder, 'o')} FROM {order} o "  # noqa: S608
+        f"WHERE o.id = (SELECT order_id FROM {operation} WHERE id = %s) FOR NO KEY UPDATE OF o",
+        f"SELECT {select_columns(OrderOperation, 'op')}, wc.code FROM {operation} op "  # noqa: S608
+        f"JOIN {WorkCenter._meta.db_table} wc ON wc.id = op.work_center_id "
+        "WHERE op.order_id = %s ORDER BY op.id FOR NO KEY UPDATE OF op",
+    )
+
+
 def _lock_order_of_operation(
     operation_id: int,
 ) -> tuple[ProductionOrder, OrderOperation, list[OrderOperation]]:
-    order = (
-        production_order_qs_select_for_update()
-        .filter(pk=Subquery(OrderOperation.objects.filter(pk=operation_id).values("order_id")[:1]))
-        .first()
-    )
-    if order is None:
-        raise NotFound(f"Operation {operation_id} does not exist.", fields={"operation": "unknown"})
-    operations = list(
-        OrderOperation.objects.filter(order_id=order.pk)
-        .select_related("work_center")
-        .select_for_update(of=("self",), no_key=True)
-        .order_by("pk")
-    )
+    """Lock the order of an operation, then its operations (as
+    ``production_order_qs_select_for_update`` and ``select_for_update(no_key=True)`` would;
+    hand-written SQL because this runs on every confirmation)."""
+    order_sql, operations_sql = _lock_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(order_sql, [operation_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFound(f"Operation {operation_id} does not exist.", fields={"operation": "unknown"})
+        order = instance_from_row(ProductionOrder, row)
+        cursor.execute(operations_sql, [order.pk])
+        rows = cursor.fetchall()
+    operations = []
+    for row in rows:
+        op = instance_from_row(OrderOperation, row[:-1])
+        op.work_center = WorkCenter.from_db(DEFAULT_DB_ALIAS, ("id", "code"), (op.work_center_id, row[-1]))
+        operations.append(op)
     operation = next(op for op in operations if op.pk == operation_id)
     operations.sort(key=lambda op: op.sequence)
     return order, operation, operations
@@ -371,16 +382,22 @@ def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Conf
 
 
 def _queue_posting(confirmation_id: int) -> None:
+    """After commit, make sure a posting run is queued: one queued run posts every
+    confirmation pending when it starts, so a burst of confirmations queues one task."""
     from production.tasks import confirmation_post_task
 
-    transaction.on_commit(partial(confirmation_post_task.delay, confirmation_id))
+    transaction.on_commit(partial(delay_coalesced, confirmation_post_task, confirmation_id))
 
 
 def confirmation_post(*, confirmation_id: int) -> str:
     """Post what a confirmation owes the ledger, together with whatever else is pending
     (group commit). Safe to call any number of times: only a call that finds it pending
     posts it. Returns the confirmation's resulting posting status."""
-    status = confirmations_post_pending(first_id=confirmation_id).get(confirmation_id)
+    handled = confirmations_post_pending(first_id=confirmation_id)
+    status = handled.get(confirmation_id)
+    # Drain: whatever else is pending goes now too, a batch per transaction.
+    while len(handled) >= settings.CONFIRMATION_POSTING_BATCH:
+        handled = confirmations_post_pending()
     if status is None:
         status = Confirmation.objects.filter(pk=confirmation_id).values_list("posting_status", flat=True).first()
     if status is None:
