@@ -149,7 +149,7 @@ def start_servers(env: dict) -> list[subprocess.Popen]:
             "--concurrency",
             "3",
             "--loglevel",
-            "WARNING",
+            os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
             "--without-gossip",
             "--without-mingle",
             "-Q",

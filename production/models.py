@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pghistory
 import pgtrigger
 from django.conf import settings
@@ -59,7 +61,6 @@ class ProductionOrder(TimeStampedModel):
     # ETO orders start in engineering: the structure stays editable until approved.
     engineering_approved_at = models.DateTimeField(null=True, blank=True)
     released_with_shortages = models.BooleanField(default=False)
-    received_quantity = QuantityField(default=ZERO)
     scrap_quantity = QuantityField(default=ZERO)
     # Optimistic concurrency for edits (ETag / If-Match).
     version = models.PositiveIntegerField(default=1)
@@ -70,7 +71,6 @@ class ProductionOrder(TimeStampedModel):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="production_order_quantity_gt_0"),
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=9), name="production_order_priority_1_9"),
-            models.CheckConstraint(condition=Q(received_quantity__gte=0), name="production_order_received_gte_0"),
         ]
         indexes = [models.Index(fields=["status", "due_date"]), models.Index(fields=["item", "status"])]
 
@@ -80,6 +80,30 @@ class ProductionOrder(TimeStampedModel):
     @property
     def in_engineering(self) -> bool:
         return self.order_type == OrderType.ETO and self.engineering_approved_at is None
+
+    @property
+    def received_quantity(self) -> Decimal:
+        """Output received into stock so far (``OrderReceived``; select_related("received")
+        in lists)."""
+        try:
+            return self.received.quantity
+        except OrderReceived.DoesNotExist:
+            return ZERO
+
+
+class OrderReceived(models.Model):
+    """What the ledger has received of an order's output so far. Kept apart from the order
+    row, which every confirmation on the shop floor locks: the posting worker adds to it
+    after its stock locks (one upsert per batch) and never waits for the order."""
+
+    order = models.OneToOneField(ProductionOrder, on_delete=models.CASCADE, primary_key=True, related_name="received")
+    quantity = QuantityField(default=ZERO)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=0), name="order_received_quantity_gte_0")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.quantity}"
 
 
 @pghistory.track(level=pghistory.Statement)

@@ -17,7 +17,7 @@ from production.models import OrderComponent, OrderCost, OrderOperation, Product
 
 def production_order_list() -> QuerySet[ProductionOrder]:
     return ProductionOrder.objects.select_related(
-        "item", "item__uom", "cost_center", "issue_location", "receipt_location"
+        "item", "item__uom", "cost_center", "issue_location", "receipt_location", "received"
     )
 
 

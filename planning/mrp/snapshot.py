@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import Coalesce
 
 from config.fields import ZERO
 from inventory.enums import BomStatus, Procurement
@@ -115,7 +116,11 @@ def _load(today: dt.date) -> Snapshot:
     for pk, item_id, remaining, due, number in (
         # Orders pegged to a sales line (MTO/ATO/ETO) are that customer's, not free supply.
         ProductionOrder.objects.filter(status__in=SUPPLY_STATUSES, sales_order_line_id__isnull=True)
-        .annotate(remaining=ExpressionWrapper(F("quantity") - F("received_quantity"), output_field=DECIMAL))
+        .annotate(
+            remaining=ExpressionWrapper(
+                F("quantity") - Coalesce(F("received__quantity"), ZERO, output_field=DECIMAL), output_field=DECIMAL
+            )
+        )
         .filter(remaining__gt=0)
         .values_list("pk", "item_id", "remaining", "due_date", "number")
         .iterator(chunk_size=5000)
