@@ -30,6 +30,7 @@ from config.coalesce import delay_coalesced
 from config.db import bulk_update_fields, instance_from_row, select_columns
 from config.exceptions import DomainError, Forbidden, NotFound, StateConflict, ValidationFailed
 from config.fields import QTY_PLACES, ZERO
+from config.locks import advisory_xact_lock
 from config.roles import Role, user_roles
 from inventory.enums import MovementType
 from inventory.models import Item, Lot, StockPosting, UnitOfMeasure
@@ -432,6 +433,10 @@ def confirmations_post_pending(*, first_id: int | None = None, limit: int | None
     posted without it; nothing is half-posted. Returns {confirmation id: status} of those it
     handled."""
     limit = limit or settings.CONFIRMATION_POSTING_BATCH
+    # One posting run at a time: every batch needs the same hot stock rows, so two runs would
+    # only queue on them. A run that waits here then finds what the other left (no lost
+    # wake-ups, unlike a try-lock).
+    advisory_xact_lock("production:confirmation-posting")
     started = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute(_PENDING_SQL, [OutboxStatus.PENDING, first_id or 0, limit])
