@@ -118,7 +118,7 @@ def build(run: str, clients: int, components: int):
     return token, operations
 
 
-def start_servers(env: dict) -> list[subprocess.Popen]:
+def start_servers(env: dict, args) -> list[subprocess.Popen]:
     python = sys.executable
     web = subprocess.Popen(
         [
@@ -129,9 +129,9 @@ def start_servers(env: dict) -> list[subprocess.Popen]:
             "--bind",
             f"127.0.0.1:{PORT}",
             "--workers",
-            "3",
+            str(args.web_workers),
             "--threads",
-            "4",
+            str(args.web_threads),
             "--log-level",
             "warning",
         ],
@@ -147,7 +147,7 @@ def start_servers(env: dict) -> list[subprocess.Popen]:
             "config",
             "worker",
             "--concurrency",
-            "3",
+            str(args.task_workers),
             "--loglevel",
             os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
             "--without-gossip",
@@ -169,6 +169,46 @@ def start_servers(env: dict) -> list[subprocess.Popen]:
             pass
         time.sleep(0.3)
     raise SystemExit("gunicorn did not come up")
+
+
+def cpu_seconds(servers: list[subprocess.Popen]) -> dict[str, float]:
+    """CPU time (user + system) so far of the web server, the worker, Postgres (the backends
+    of this database; not the WAL writer or checkpointer) and this process (the clients),
+    from the kernel's counters."""
+    import psutil
+
+    def tree(pid: int) -> float:
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    # The backends serving this database (a shared server also serves others).
+    db_name = settings.DATABASES["default"]["NAME"]
+    postgres = 0.0
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info["name"] in ("postgres", "postmaster") and f" {db_name} " in " ".join(proc.info["cmdline"] or ()):
+            try:
+                times = proc.cpu_times()
+                postgres += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+    me = psutil.Process().cpu_times()
+    return {
+        "web": tree(servers[0].pid),
+        "worker": tree(servers[1].pid),
+        "postgres": postgres,
+        "clients": me.user + me.system,
+    }
 
 
 def client(token: str, operation_id: int, stop_at: float, results: list, errors: list) -> None:
@@ -223,6 +263,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--components", type=int, default=20)
     parser.add_argument("--no-pgbench", action="store_true")
+    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn processes")
+    parser.add_argument("--web-threads", type=int, default=4, help="gunicorn threads per process")
+    parser.add_argument("--task-workers", type=int, default=2, help="Celery worker processes")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -232,7 +275,7 @@ def main() -> None:
     queue = f"bench-{run}"
     env = {**os.environ, "BENCH_QUEUE": queue, "CELERY_TASK_DEFAULT_QUEUE": queue}
     connection.close()
-    servers = start_servers(env)
+    servers = start_servers(env, args)
     try:
         results: list = []
         errors: list = []
@@ -241,6 +284,7 @@ def main() -> None:
             threading.Thread(target=client, args=(token, operations[i % len(operations)], stop_at, results, errors))
             for i in range(args.clients)
         ]
+        cpu_before = cpu_seconds(servers)
         began = time.time()
         for t in threads:
             t.start()
@@ -257,6 +301,7 @@ def main() -> None:
                 break
             time.sleep(0.5)
         drained_seconds = time.time() - began
+        cpu_after = cpu_seconds(servers)
     finally:
         for server in servers:
             server.terminate()
@@ -300,6 +345,12 @@ def main() -> None:
     print(f"  stock movements             {movements} (expected {expected_movements})")
     print(f"  postings lost / duplicated  {lost} / {duplicated}")
     print(f"  client errors               {len(errors)}{(': ' + errors[0]) if errors else ''}")
+    per = {k: (cpu_after[k] - cpu_before[k]) * 1000 / max(len(ids), 1) for k in cpu_before}
+    print(
+        "  CPU per confirmation        "
+        + ", ".join(f"{k} {v:.2f} ms" for k, v in per.items())
+        + f", total {sum(per.values()):.2f} ms (2 cores = {2000 / max(sum(per.values()), 0.01):.0f}/s at most)"
+    )
     print(f"  ledger check                {len(stock_ledger_check())} differences")
     if not args.no_pgbench:
         print(f"  pgbench ceiling (TPC-B, {args.clients} clients, 10 s): {pgbench(10, args.clients)}")

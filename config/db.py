@@ -68,3 +68,29 @@ def column_count(model: type[models.Model]) -> int:
 def instance_from_row(model: type[models.Model], row: Sequence) -> models.Model:
     """A model instance from a row selected with ``select_columns(model, ...)``."""
     return model.from_db(DEFAULT_DB_ALIAS, _attnames(model), row)
+
+
+def insert_parts(obj: models.Model, *, exclude: Sequence[str] = ()) -> tuple[list[str], list]:
+    """Quoted columns and values of an INSERT of ``obj``: every concrete field but an
+    automatic primary key and ``exclude`` (attnames), valued as ``save()`` would write them
+    (``auto_now_add`` applied to ``obj``)."""
+    meta = obj._meta
+    columns, params = [], []
+    for f in meta.concrete_fields:
+        if f is meta.auto_field or f.attname in exclude:
+            continue
+        columns.append(connection.ops.quote_name(f.column))
+        params.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
+    return columns, params
+
+
+def update_parts(obj: models.Model, fields: Sequence[str]) -> tuple[str, list]:
+    """``"col" = %s, ...`` and values of an UPDATE of ``fields`` of ``obj``, as
+    ``save(update_fields=...)`` would write them."""
+    meta = obj._meta
+    assignments, params = [], []
+    for name in fields:
+        f = meta.get_field(name)
+        assignments.append(f"{connection.ops.quote_name(f.column)} = %s")
+        params.append(f.get_db_prep_save(f.pre_save(obj, False), connection))
+    return ", ".join(assignments), params

@@ -27,7 +27,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config.coalesce import delay_coalesced
-from config.db import bulk_update_fields, instance_from_row, select_columns
+from config.db import bulk_update_fields, insert_parts, instance_from_row, select_columns, update_parts
 from config.exceptions import DomainError, Forbidden, NotFound, StateConflict, ValidationFailed
 from config.fields import QTY_PLACES, ZERO
 from config.locks import advisory_xact_lock
@@ -331,7 +331,7 @@ def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Conf
     needs_posting = bool(lines) or receipt > 0
 
     with audit(user, "confirm"):
-        confirmation = Confirmation.objects.create(
+        confirmation = Confirmation(
             order=order,
             operation=operation,
             work_center=operation.work_center,
@@ -359,23 +359,9 @@ def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Conf
         operation.status = OperationStatus.CONFIRMED if data.final else OperationStatus.STARTED
         if data.final:
             operation.actual_end = confirmed_at
-        operation.save(update_fields=_OPERATION_CONFIRMED_FIELDS)
-
-        if order.status == OrderStatus.RELEASED:
-            order.actual_start = order.actual_start or confirmed_at
-            order.save(update_fields=["actual_start"])
-            set_status(order, OrderStatus.IN_PROGRESS, user=user, reason="first confirmation")
-        if is_last and data.scrap_quantity:
-            order.scrap_quantity += data.scrap_quantity
-            order.save(update_fields=["scrap_quantity"])
-        if is_last and data.final:
-            order.actual_end = confirmed_at
-            order.save(update_fields=["actual_end"])
-            set_status(order, OrderStatus.COMPLETED, user=user, reason="final confirmation of the last operation")
-
+        outbox = None
         if needs_posting:
-            PostingOutbox.objects.create(
-                confirmation=confirmation,
+            outbox = PostingOutbox(
                 payload={
                     "backflush": [
                         {
@@ -389,8 +375,50 @@ def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Conf
                     "receipt": str(receipt),
                 },
             )
+        _write_confirmation(confirmation, operation, outbox)
+
+        if order.status == OrderStatus.RELEASED:
+            order.actual_start = order.actual_start or confirmed_at
+            order.save(update_fields=["actual_start"])
+            set_status(order, OrderStatus.IN_PROGRESS, user=user, reason="first confirmation")
+        if is_last and data.scrap_quantity:
+            order.scrap_quantity += data.scrap_quantity
+            order.save(update_fields=["scrap_quantity"])
+        if is_last and data.final:
+            order.actual_end = confirmed_at
+            order.save(update_fields=["actual_end"])
+            set_status(order, OrderStatus.COMPLETED, user=user, reason="final confirmation of the last operation")
+        if needs_posting:
             _queue_posting(confirmation.pk)
     return confirmation
+
+
+def _write_confirmation(confirmation: Confirmation, operation: OrderOperation, outbox: PostingOutbox | None) -> None:
+    """Insert the confirmation, add it to its operation and write its outbox row in one
+    statement (data-modifying CTEs): one round trip on the shop floor's hottest write."""
+    columns, params = insert_parts(confirmation)
+    assignments, op_params = update_parts(operation, _OPERATION_CONFIRMED_FIELDS)
+    sql = (
+        f"WITH op AS (UPDATE {OrderOperation._meta.db_table} SET {assignments} WHERE id = %s), "  # noqa: S608
+        f"c AS (INSERT INTO {Confirmation._meta.db_table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id)"
+    )
+    params = [*op_params, operation.pk, *params]
+    if outbox is not None:
+        ob_columns, ob_params = insert_parts(outbox, exclude=["confirmation_id"])
+        sql += (
+            f", ob AS (INSERT INTO {PostingOutbox._meta.db_table} (confirmation_id, {', '.join(ob_columns)}) "  # noqa: S608
+            f"SELECT c.id, {', '.join(['%s'] * len(ob_columns))} FROM c)"
+        )
+        params += ob_params
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " SELECT id FROM c", params)  # noqa: S608 - identifiers from the models only
+        confirmation.pk = cursor.fetchone()[0]
+    confirmation._state.adding = False
+    confirmation._state.db = DEFAULT_DB_ALIAS
+    if outbox is not None:
+        outbox.confirmation = confirmation
+        outbox._state.adding = False
 
 
 def _queue_posting(confirmation_id: int) -> None:
