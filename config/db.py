@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from functools import cache
 
@@ -94,3 +95,26 @@ def update_parts(obj: models.Model, fields: Sequence[str]) -> tuple[str, list]:
         assignments.append(f"{connection.ops.quote_name(f.column)} = %s")
         params.append(f.get_db_prep_save(f.pre_save(obj, False), connection))
     return ", ".join(assignments), params
+
+
+def _copy_cell(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return str(value)
+
+
+def copy_rows(model: type[models.Model], attnames: Sequence[str], rows: Sequence[Sequence]) -> int:
+    """Insert rows with ``COPY ... FROM STDIN``: for a thousand ledger rows several times
+    cheaper for Postgres than a multi-row INSERT, which it must parse value by value."""
+    if not rows:
+        return 0
+    column_of = {f.attname: f.column for f in model._meta.concrete_fields}
+    names = ", ".join(connection.ops.quote_name(column_of[a]) for a in attnames)
+    text = "".join("\t".join(map(_copy_cell, row)) + "\n" for row in rows)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN", io.StringIO(text)
+        )
+    return len(rows)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from config.db import bulk_update_fields
+from config.db import bulk_update_fields, copy_rows
 from config.exceptions import DomainError, InsufficientStock, NotFound, StateConflict, ValidationFailed
 from config.fields import ZERO
 from inventory.enums import MOVEMENT_SIGN, MovementType, ReservationStatus
@@ -406,17 +406,8 @@ _MOVEMENT_COLUMNS = (
 
 
 def _insert_movements(rows: list[tuple]) -> None:
-    """One multi-row INSERT for every movement of the batch (values formatted by psycopg2)."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(StockMovement._meta.db_table)
-    column_of = {f.attname: f.column for f in StockMovement._meta.concrete_fields}
-    columns = ", ".join(connection.ops.quote_name(column_of[name]) for name in _MOVEMENT_COLUMNS)
-    template = "(" + ", ".join(["%s"] * len(_MOVEMENT_COLUMNS)) + ")"
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        values = b",".join(raw.mogrify(template, row) for row in rows).decode()
-        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}")  # noqa: S608
+    """Every movement of the batch with one COPY."""
+    copy_rows(StockMovement, _MOVEMENT_COLUMNS, rows)
 
 
 def _post_many(requests: Sequence[_Request]) -> list[StockPosting]:
