@@ -14,7 +14,7 @@ from knox.models import AuthToken
 from knox.settings import CONSTANTS
 from rest_framework import exceptions
 
-from config.db import column_count, instance_from_row, select_columns
+from config.db import column_count, execute_prepared, instance_from_row, select_columns
 from config.roles import ALL_ROLES, cache_roles
 
 
@@ -41,7 +41,7 @@ class TokenAuthentication(KnoxTokenAuthentication):
     def authenticate_credentials(self, token: bytes):
         text = token.decode("utf-8", "replace")
         with connection.cursor() as cursor:
-            cursor.execute(_token_sql(), [sorted(ALL_ROLES), text[: CONSTANTS.TOKEN_KEY_LENGTH]])
+            execute_prepared(cursor, _token_sql(), [sorted(ALL_ROLES), text[: CONSTANTS.TOKEN_KEY_LENGTH]])
             rows = cursor.fetchall()
         digest = hash_token(text)
         now = timezone.now()

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from config.db import execute_prepared
 from config.exceptions import IdempotencyKeyReused, RequestInFlight, ValidationFailed
 from config.locks import try_advisory_xact_lock
 from config.models import IdempotencyRecord
@@ -53,7 +54,7 @@ def _sql() -> tuple[str, str]:
 def _record(user_id: int, key: str) -> IdempotencyRecord | None:
     """The stored record of (client, key), read by hand: this runs on every keyed POST."""
     with connection.cursor() as cursor:
-        cursor.execute(_sql()[0], [user_id, key])
+        execute_prepared(cursor, _sql()[0], [user_id, key])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -27,7 +27,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config.coalesce import delay_coalesced
-from config.db import bulk_update_fields, insert_parts, instance_from_row, select_columns, update_parts
+from config.db import (
+    bulk_update_fields,
+    execute_prepared,
+    insert_parts,
+    instance_from_row,
+    select_columns,
+    update_parts,
+)
 from config.exceptions import DomainError, Forbidden, NotFound, StateConflict, ValidationFailed
 from config.fields import QTY_PLACES, ZERO
 from config.locks import advisory_xact_lock
@@ -122,7 +129,7 @@ def _component_rows_sql() -> str:
 
 def component_rows(order_id: int) -> list[ComponentRow]:
     with connection.cursor() as cursor:
-        cursor.execute(_component_rows_sql(), [order_id])
+        execute_prepared(cursor, _component_rows_sql(), [order_id])
         return [ComponentRow(*row) for row in cursor.fetchall()]
 
 
@@ -256,12 +263,12 @@ def _lock_order_of_operation(
     hand-written SQL because this runs on every confirmation)."""
     order_sql, operations_sql = _lock_sql()
     with connection.cursor() as cursor:
-        cursor.execute(order_sql, [operation_id])
+        execute_prepared(cursor, order_sql, [operation_id])
         row = cursor.fetchone()
         if row is None:
             raise NotFound(f"Operation {operation_id} does not exist.", fields={"operation": "unknown"})
         order = instance_from_row(ProductionOrder, row)
-        cursor.execute(operations_sql, [order.pk])
+        execute_prepared(cursor, operations_sql, [order.pk])
         rows = cursor.fetchall()
     operations = []
     for row in rows:
