@@ -472,6 +472,13 @@ def confirmations_post_pending(*, first_id: int | None = None, limit: int | None
     # only queue on them. A run that waits here then finds what the other left (no lost
     # wake-ups, unlike a try-lock).
     advisory_xact_lock("production:confirmation-posting")
+    # Asynchronous commit for this transaction only: it need not wait for its WAL flush. A
+    # crash may forget the last few milliseconds of postings, but only whole transactions
+    # (ledger rows together with the confirmations' "posted" and the outbox's "done"), and
+    # the outbox rows they came from were committed durably with the confirmations, so the
+    # sweeper posts them again: nothing is lost, nothing is doubled.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
     started = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute(_PENDING_SQL, [OutboxStatus.PENDING, first_id or 0, limit])
