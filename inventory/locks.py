@@ -6,42 +6,58 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 
+from config.db import instance_from_row, select_columns
 from inventory.models import Reservation, StockBalance, StockPosting
 
 BalanceKey = tuple[int, int, int | None]
 
 
-def _keys_q(keys: Iterable[BalanceKey]) -> Q:
-    q = Q(pk__in=[])
-    for item_id, location_id, lot_id in keys:
-        q |= (
-            Q(item_id=item_id, location_id=location_id, lot_id=lot_id)
-            if lot_id
-            else Q(item_id=item_id, location_id=location_id, lot__isnull=True)
-        )
-    return q
-
-
 def stock_balances_lock(*, keys: Iterable[BalanceKey], item_location_pairs: Iterable[tuple[int, int]] = ()) -> dict:
     """Create missing balance rows (INSERT ... ON CONFLICT DO NOTHING), then lock them in
     (item, location, lot) order with one query. ``item_location_pairs`` additionally locks
-    every lot row of an (item, location), for availability checks across lots."""
+    every lot row of an (item, location), for availability checks across lots.
+
+    Hand-written SQL: every posting runs this, and the ORM spent milliseconds compiling
+    the OR of one condition per key."""
     keys = sorted(set(keys), key=lambda k: (k[0], k[1], k[2] or 0))
-    if keys:
-        StockBalance.objects.bulk_create(
-            [StockBalance(item_id=i, location_id=loc, lot_id=lot) for i, loc, lot in keys],
-            ignore_conflicts=True,
+    pairs = sorted(set(item_location_pairs))
+    table = StockBalance._meta.db_table
+    columns = select_columns(StockBalance, "b")
+    conditions, params = [], []
+    with_lot = [k for k in keys if k[2]]
+    without_lot = [k[:2] for k in keys if not k[2]]
+    if with_lot:
+        conditions.append(
+            "(b.item_id, b.location_id, b.lot_id) IN (" + ", ".join(["(%s, %s, %s)"] * len(with_lot)) + ")"
         )
-    q = _keys_q(keys)
-    for item_id, location_id in set(item_location_pairs):
-        q |= Q(item_id=item_id, location_id=location_id)
-    rows = list(
-        StockBalance.objects.select_for_update(no_key=True, of=("self",))
-        .filter(q)
-        .order_by("item_id", "location_id", "lot_id")
-    )
+        params += [v for k in with_lot for v in k]
+    if without_lot:
+        conditions.append(
+            "(b.lot_id IS NULL AND (b.item_id, b.location_id) IN (" + ", ".join(["(%s, %s)"] * len(without_lot)) + "))"
+        )
+        params += [v for k in without_lot for v in k]
+    if pairs:
+        conditions.append("(b.item_id, b.location_id) IN (" + ", ".join(["(%s, %s)"] * len(pairs)) + ")")
+        params += [v for p in pairs for v in p]
+    if not conditions:
+        return {}
+    with connection.cursor() as cursor:
+        if keys:
+            values = ", ".join(["(%s::bigint, %s::bigint, %s::bigint)"] * len(keys))
+            cursor.execute(
+                f"INSERT INTO {table} (item_id, location_id, lot_id, on_hand, reserved) "  # noqa: S608
+                f"SELECT k.i, k.l, k.t, 0, 0 FROM (VALUES {values}) AS k(i, l, t) ON CONFLICT DO NOTHING",
+                [v for k in keys for v in k],
+            )
+        cursor.execute(
+            f"SELECT {columns} FROM {table} b WHERE {' OR '.join(conditions)} "  # noqa: S608
+            "ORDER BY b.item_id, b.location_id, b.lot_id FOR NO KEY UPDATE OF b",
+            params,
+        )
+        rows = [instance_from_row(StockBalance, row) for row in cursor.fetchall()]
     return {(b.item_id, b.location_id, b.lot_id): b for b in rows}
 
 
