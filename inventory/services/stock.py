@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.db import bulk_update_fields, copy_rows
@@ -405,6 +405,36 @@ _MOVEMENT_COLUMNS = (
 )
 
 
+_HEADER_COLUMNS = (
+    "id",
+    "document_type",
+    "document_id",
+    "document_line_id",
+    "document_number",
+    "movement_type",
+    "posting_key",
+    "user_id",
+    "posted_at",
+    "note",
+    "reversal_of_id",
+)
+
+
+def _insert_headers(headers: list[StockPosting]) -> None:
+    """Posting headers: ids drawn from the sequence in one query, rows written with COPY."""
+    if not headers:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [StockPosting._meta.db_table, len(headers)],
+        )
+        for header, (pk,) in zip(headers, cursor.fetchall(), strict=True):
+            header.pk = pk
+            header._state.adding = False
+    copy_rows(StockPosting, _HEADER_COLUMNS, [tuple(getattr(h, c) for c in _HEADER_COLUMNS) for h in headers])
+
+
 def _insert_movements(rows: list[tuple]) -> None:
     """Every movement of the batch with one COPY."""
     copy_rows(StockMovement, _MOVEMENT_COLUMNS, rows)
@@ -450,14 +480,13 @@ def _post_many(requests: Sequence[_Request]) -> list[StockPosting]:
                 document_line_id=r.reference.document_line_id,
                 document_number=r.reference.document_number or "",
                 posting_key=r.posting_key,
-                user=r.user if getattr(r.user, "pk", None) else None,
+                user_id=getattr(r.user, "pk", None),
                 posted_at=now,
                 note=r.note,
                 reversal_of_id=r.reversal_of_id,
             )
         )
-    if headers:
-        StockPosting.objects.bulk_create(headers)
+    _insert_headers(headers)
     bulk_update_fields(
         [batch.balances[k] for k in sorted(batch.changed_balances, key=_key_order)], ["on_hand", "reserved"]
     )

@@ -505,7 +505,9 @@ def confirmations_post_pending(*, first_id: int | None = None, limit: int | None
         .only("id", "order_id", "item_id", "reservation_id", "issued_quantity")
         .order_by("pk")
     }
-    users = get_user_model().objects.in_bulk({c.created_by_id for c in confirmations})
+    # The ledger only needs who: a reference by id, no user rows to read.
+    user_model = get_user_model()
+    users = {c.created_by_id: user_model(pk=c.created_by_id) for c in confirmations}
     unit_costs = planned_unit_costs([orders[c.order_id] for c in confirmations if Decimal(c.outbox.payload["receipt"])])
     output_lots = _output_lots(confirmations, orders, components)
 
