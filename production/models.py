@@ -106,7 +106,9 @@ class OrderReceived(models.Model):
         return f"{self.order_id}: {self.quantity}"
 
 
-@pghistory.track(level=pghistory.Statement)
+# What postings add to a component (issued_quantity) is not an edit: the stock ledger, with
+# the confirmation or issue behind each movement, is its history.
+@pghistory.track(level=pghistory.Statement, exclude=["issued_quantity"])
 class OrderComponent(models.Model):
     """The order's own copy of a BOM line, scaled to the order quantity."""
 
@@ -140,7 +142,19 @@ class OrderComponent(models.Model):
         return self.required_quantity < 0
 
 
-@pghistory.track(level=pghistory.Statement)
+# Confirmed quantities and times are the sums of the operation's confirmations, immutable
+# records with operator and time: the history of those totals is the confirmations table.
+@pghistory.track(
+    level=pghistory.Statement,
+    exclude=[
+        "confirmed_good",
+        "confirmed_scrap",
+        "confirmed_rework",
+        "actual_setup_minutes",
+        "actual_labor_minutes",
+        "actual_machine_minutes",
+    ],
+)
 class OrderOperation(models.Model):
     """The order's own copy of a routing operation."""
 
