@@ -5,6 +5,12 @@ posted, and postings lost or duplicated — next to pgbench on the same database
 machine's ceiling.
 
     python bench/confirmations.py [--clients 8] [--seconds 20] [--components 20]
+                                  [--web-workers 2] [--web-threads 4] [--task-workers 2]
+
+Servers are sized as ``prodorders run`` sizes them unless told otherwise. Besides the
+figures it prints the CPU time each part spent per confirmation (web server, worker, the
+Postgres backends of this database, the clients), read from the kernel, so a run on a
+shared machine still shows what one confirmation costs.
 
 Uses DATABASE_URL / REDIS_URL (or the embedded services). Writes its own bench items and
 orders (SKU prefix BENCH-<run>), which stay in the database.
@@ -263,7 +269,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--components", type=int, default=20)
     parser.add_argument("--no-pgbench", action="store_true")
-    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn processes")
+    # Defaults: what `prodorders run` starts (2 gunicorn processes × 4 threads, 2 task processes).
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--web-threads", type=int, default=4, help="gunicorn threads per process")
     parser.add_argument("--task-workers", type=int, default=2, help="Celery worker processes")
     args = parser.parse_args()
