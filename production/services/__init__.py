@@ -7,6 +7,7 @@ from production.services.confirmations import (
     confirmation_post,
     confirmation_posting_retry,
     confirmation_reverse,
+    confirmations_post_pending,
     posting_outbox_sweep,
 )
 from production.services.firming import planned_orders_firm
@@ -45,6 +46,7 @@ __all__ = [
     "confirmation_post",
     "confirmation_posting_retry",
     "confirmation_reverse",
+    "confirmations_post_pending",
     "planned_orders_firm",
     "posting_outbox_sweep",
     "production_order_cancel",

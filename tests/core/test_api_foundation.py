@@ -37,6 +37,33 @@ def test_expired_or_unknown_token_is_refused(client):
     assert response.json()["code"] == "authentication_failed"
 
 
+def test_an_expired_token_is_refused_and_purged(api_client_for, user_with_role, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    from config.tasks import auth_tokens_purge_task
+
+    user = user_with_role(Role.PLANNER)
+    instance, token = AuthToken.objects.create(user=user, expiry=timedelta(hours=1))
+    AuthToken.objects.filter(pk=instance.pk).update(expiry=timezone.now() - timedelta(seconds=1))
+
+    response = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}")
+
+    assert response.status_code == 401
+    assert auth_tokens_purge_task() == 1
+    assert not AuthToken.objects.filter(pk=instance.pk).exists()
+
+
+def test_token_of_an_inactive_user_is_refused(api_client_for):
+    api = api_client_for(Role.PLANNER)
+    api.user.is_active = False
+    api.user.save(update_fields=["is_active"])
+
+    assert api.get("/api/v1/me/").status_code == 401
+
+
 def test_user_without_role_gets_403(api_client_for, db):
     from tests.factories import UserFactory
 

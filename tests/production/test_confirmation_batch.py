@@ -1,0 +1,72 @@
+"""Group commit: pending confirmations post together, a refused one fails alone."""
+
+from decimal import Decimal
+
+import pytest
+
+from inventory.models import StockBalance, StockMovement
+from production import services
+from production.enums import PostingStatus
+from production.models import Confirmation, OrderReceived
+from production.services import ConfirmationInput
+from tests.inventory.helpers import assert_ledger_consistent
+from tests.production.conftest import in_days
+
+pytestmark = pytest.mark.django_db
+
+
+def _order(plant, planner, qty):
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(qty), due_date=in_days(30), user=planner
+    )
+    services.production_order_release(order_id=order.pk, user=planner, force=True, reason="test batch")
+    return order
+
+
+def _confirm(order, planner, good):
+    return services.confirmation_create(
+        data=ConfirmationInput(operation_id=order.operations.get(sequence=20).pk, good_quantity=Decimal(good)),
+        user=planner,
+    )
+
+
+def test_one_batch_posts_every_pending_confirmation_and_fails_only_the_short_one(
+    plant, planner, django_capture_on_commit_callbacks
+):
+    plant.stock(back=7)  # 2 P-BACK per unit: enough for 1 + 2 units, not for 4 more
+    first, short, third = _order(plant, planner, 5), _order(plant, planner, 5), _order(plant, planner, 5)
+    with django_capture_on_commit_callbacks(execute=False):
+        a = _confirm(first, planner, 1)
+        b = _confirm(short, planner, 4)
+        c = _confirm(third, planner, 2)
+
+    handled = services.confirmations_post_pending()
+
+    assert handled == {a.pk: PostingStatus.POSTED, b.pk: PostingStatus.FAILED, c.pk: PostingStatus.POSTED}
+    assert Confirmation.objects.get(pk=b.pk).posting_error["code"] == "insufficient_stock"
+    assert not StockMovement.objects.filter(posting__document_line_id=b.pk).exists()
+    assert StockBalance.objects.get(item=plant.part_back, location=plant.rm).on_hand == Decimal(1)
+    received = dict(OrderReceived.objects.values_list("order_id", "quantity"))
+    assert received == {first.pk: Decimal(1), third.pk: Decimal(2)}
+    first.refresh_from_db()
+    assert first.received_quantity == Decimal(1)
+    assert_ledger_consistent()
+
+
+def test_posting_again_is_a_no_op_and_reversal_takes_the_receipt_back(
+    plant, planner, django_capture_on_commit_callbacks
+):
+    plant.stock()
+    order = _order(plant, planner, 5)
+    with django_capture_on_commit_callbacks(execute=False):
+        confirmation = _confirm(order, planner, 3)
+    services.confirmation_post(confirmation_id=confirmation.pk)
+    movements = StockMovement.objects.count()
+
+    assert services.confirmation_post(confirmation_id=confirmation.pk) == PostingStatus.POSTED
+    assert StockMovement.objects.count() == movements
+    services.confirmation_reverse(confirmation_id=confirmation.pk, user=planner, reason="wrong order")
+
+    order.refresh_from_db()
+    assert order.received_quantity == 0
+    assert_ledger_consistent()
