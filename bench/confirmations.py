@@ -278,6 +278,10 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     run = uuid.uuid4().hex[:6].upper()
     token, operations = build(run, args.clients, args.components)
+    # Statistics as autovacuum would have them (it is off on some machines, e.g. this one's
+    # PostgreSQL): without them the planner guesses from empty tables.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     # Its own queue, so that no other worker on this broker takes the bench's tasks.
     queue = f"bench-{run}"
     env = {**os.environ, "BENCH_QUEUE": queue, "CELERY_TASK_DEFAULT_QUEUE": queue}
