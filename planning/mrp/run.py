@@ -122,16 +122,24 @@ def _execute(run: PlanningRun, *, today: dt.date | None) -> dict:
     }
 
 
-def _next_ids(model, count: int) -> list[int]:
-    """Primary keys for rows written with COPY, taken from the table's own sequence."""
+def _next_ids(model, count: int) -> list[int] | range:
+    """Primary keys for rows written with COPY, taken from the table's own sequence. One
+    round trip that returns only the bounds when the values came out contiguous (no other
+    session took one meanwhile), which they nearly always do."""
     if not count:
         return []
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [model._meta.db_table])
+        sequence = cursor.fetchone()[0]
+        # The sequence as a constant regclass: named by text, nextval resolves it per row.
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [model._meta.db_table, count],
+            "WITH ids AS (SELECT nextval(%s::regclass) AS id FROM generate_series(1, %s))"
+            " SELECT min(id), max(id), CASE WHEN max(id) - min(id) + 1 = count(*) THEN NULL"
+            " ELSE array_agg(id ORDER BY id) END FROM ids",
+            [sequence, count],
         )
-        return [row[0] for row in cursor.fetchall()]
+        low, high, scattered = cursor.fetchone()
+    return range(low, high + 1) if scattered is None else scattered
 
 
 def _cell(value) -> str:
@@ -142,24 +150,26 @@ def _cell(value) -> str:
     return str(value)
 
 
+class _Texts(dict):
+    """COPY text of values that repeat (dates, quantities, references), made once each."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        text = self[key] = self.make(key)
+        return text
+
+
+def _date_text(ordinal: int) -> str:
+    return dt.date.fromordinal(ordinal).isoformat()
+
+
 def _copy(model, columns: list[str], rows: Iterable[tuple]) -> int:
     """Bulk insert with COPY: results run to hundreds of thousands of rows, and COPY writes
     them several times faster than multi-row INSERTs."""
-    buffer = io.StringIO()
-    count = 0
-    for row in rows:
-        buffer.write("\t".join(map(_cell, row)))
-        buffer.write("\n")
-        count += 1
-    if not count:
-        return 0
-    buffer.seek(0)
-    names = ", ".join(connection.ops.quote_name(c) for c in columns)
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(
-            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN", buffer
-        )
-    return count
+    return _copy_text(model, columns, ["\t".join(map(_cell, row)) + "\n" for row in rows])
 
 
 def _copy_text(model, columns: list[str], lines: list[str]) -> int:
@@ -168,7 +178,7 @@ def _copy_text(model, columns: list[str], lines: list[str]) -> int:
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", io.StringIO("".join(lines)))
+        cursor.cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", io.StringIO("".join(lines)), size=1 << 20)
     return len(lines)
 
 
@@ -196,34 +206,43 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
     bought = [s for s in new if not s.make]
     pk_of = dict(zip((s.key for s in made), _next_ids(PlannedOrder, len(made)), strict=True))
     pk_of.update(zip((s.key for s in bought), _next_ids(PurchaseRequisition, len(bought)), strict=True))
-    _copy(
+    dates = _Texts(_date_text)
+    quantities = _Texts(engine.units_str)
+    refs = _Texts(lambda ref: _cell(ref[:64]))
+    run_pk = run.pk
+    _copy_text(
         PlannedOrder,
         ["id", "run_id", "item_id", "quantity", "start_date", "due_date", "level", "status"],
-        ((pk_of[s.key], run.pk, s.item_id, s.quantity, s.start_date, s.due_date, s.level, "planned") for s in made),
+        [
+            f"{pk_of[s.key]}\t{run_pk}\t{s.item_id}\t{quantities[s.qty]}\t{dates[s.start]}\t{dates[s.due]}"
+            f"\t{s.level}\tplanned\n"
+            for s in made
+        ],
     )
-    _copy(
+    _copy_text(
         PurchaseRequisition,
         ["id", "run_id", "item_id", "quantity", "release_date", "due_date", "status"],
-        ((pk_of[s.key], run.pk, s.item_id, s.quantity, s.start_date, s.due_date, "planned") for s in bought),
+        [
+            f"{pk_of[s.key]}\t{run_pk}\t{s.item_id}\t{quantities[s.qty]}\t{dates[s.start]}\t{dates[s.due]}\tplanned\n"
+            for s in bought
+        ],
     )
     pk_of.update(kept)
     marks.append(("supply", time.perf_counter()))
 
     n = "\\N"
-    run_pk = run.pk
     lines = []
+    append = lines.append
     for s in result.supplies:
         pk = pk_of[s.key]
         head = f"{run_pk}\t{pk}\t{n}\t" if s.make else f"{run_pk}\t{n}\t{pk}\t"
-        for demand, qty in s.peggings:
-            source_type, source_id = demand.source_type, demand.source_id
+        # Formatted by hand, repeated values from caches: this is the run's largest table.
+        for (_, day, source_type, source_id, ref), qty in s.peggings:
             if source_type == PLANNED_KEY:
                 source_type, source_id = "planned_order", pk_of[source_id]
-            ref = _cell(demand.source_ref[:64])
-            sid = n if source_id is None else source_id
-            # Formatted by hand: this is the run's largest table and the per-cell helper
-            # doubled its write time.
-            lines.append(f"{head}{qty}\t{demand.date}\t{source_type}\t{sid}\t{ref}\n")
+            elif source_id is None:
+                source_id = n
+            append(f"{head}{quantities[qty]}\t{dates[day]}\t{source_type}\t{source_id}\t{refs[ref]}\n")
     peggings = _copy_text(
         Pegging,
         [
@@ -238,6 +257,7 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
         ],
         lines,
     )
+    del lines
     marks.append(("pegging", time.perf_counter()))
     _copy(
         PlanningException,
