@@ -13,6 +13,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
+from typing import NamedTuple
 
 from config.fields import QTY_PLACES, ZERO
 from planning.enums import ExceptionKind, LotSizing
@@ -27,7 +28,7 @@ MINUTES_PER_DAY = 480
 PLANNED_KEY = "planned_key"
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemData:
     id: int
     sku: str
@@ -55,16 +56,17 @@ class ItemData:
         return LotSizing.LOT_FOR_LOT
 
 
-@dataclass(frozen=True)
-class BomLineData:
+class BomLineData(NamedTuple):
+    # Named tuples, not dataclasses: the loader makes one per BOM line and a frozen
+    # dataclass costs three times as much to create (the repr, which fingerprints use, is
+    # the same).
     component_id: int
     quantity: Decimal
     scrap_percent: Decimal
     phantom: bool
 
 
-@dataclass(frozen=True)
-class BomData:
+class BomData(NamedTuple):
     item_id: int
     version: int
     valid_from: dt.date | None
@@ -76,8 +78,7 @@ class BomData:
         return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or self.valid_to >= day)
 
 
-@dataclass(frozen=True)
-class Receipt:
+class Receipt(NamedTuple):
     """Scheduled supply: an open production order or a released requisition."""
 
     item_id: int

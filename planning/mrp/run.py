@@ -4,11 +4,13 @@ memory, write the results in one transaction."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import pairwise
 
 from django.db import connection, transaction
@@ -29,10 +31,10 @@ from planning.mrp import engine
 from planning.mrp.engine import PLANNED_KEY, NetChangeResult, OldSupply, PlanResult
 from planning.mrp.scenario import scenario_apply
 from planning.mrp.snapshot import fingerprints, snapshot_load
+from planning.mrp.sources import rows
 
 logger = logging.getLogger(__name__)
 RUN_LOCK = "planning-run"
-BATCH = 2000
 
 
 def _try_session_lock(name: str) -> bool:
@@ -90,27 +92,50 @@ def _progress(run_id: int):
     return report
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the run. The run allocates millions of
+    small objects that live until it ends (snapshot, demand, pegging); every few thousand
+    allocations the collector would walk them all again, which cost a third of the plan
+    phase. The run itself makes no reference cycles worth collecting early."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _execute(run: PlanningRun, *, today: dt.date | None) -> dict:
+    with _gc_paused():
+        return _execute_run(run, today=today)
+
+
+def _execute_run(run: PlanningRun, *, today: dt.date | None) -> dict:
     t0 = time.perf_counter()
     snapshot_at = timezone.now()
     snapshot = snapshot_load(today=today)
     if run.is_simulation:
         scenario_apply(snapshot, run.scenario)
     t1 = time.perf_counter()
-    fps = fingerprints(snapshot)
+    # A simulation leaves the live plan's fingerprints alone: it needs none.
+    fps = {} if run.is_simulation else fingerprints(snapshot)
+    seeds = None
     if run.mode == RunMode.NET_CHANGE and not run.is_simulation:
-        stored = dict(PlanningItemState.objects.values_list("item_id", "fingerprint"))
-        dirty = set(PlanningDirtyItem.objects.values_list("item_id", flat=True))
+        stored = dict(rows(PlanningItemState.objects.values_list("item_id", "fingerprint")))
+        dirty = {i for (i,) in rows(PlanningDirtyItem.objects.values_list("item_id"))}
         changed = {i for i, fp in fps.items() if stored.get(i) != fp}
-        result = engine.plan_net_change(
-            snapshot, seeds=(dirty | changed) & set(snapshot.items), old_supply=live_supply, progress=_progress(run.pk)
-        )
+        seeds = (dirty | changed) & snapshot.items.keys()
+    t2 = time.perf_counter()
+    if seeds is not None:
+        result = engine.plan_net_change(snapshot, seeds=seeds, old_supply=live_supply, progress=_progress(run.pk))
         fps = {i: fps[i] for i in changed | result.replanned if i in fps}
     else:
         result = engine.plan(snapshot, progress=_progress(run.pk))
-    t2 = time.perf_counter()
-    counts = _write(run, result, fps=fps, snapshot_at=snapshot_at)
     t3 = time.perf_counter()
+    counts = _write(run, result, fps=fps, snapshot_at=snapshot_at)
+    t4 = time.perf_counter()
     kinds = Counter(m.kind for m in result.exceptions)
     return {
         "mode": run.mode,
@@ -118,7 +143,12 @@ def _execute(run: PlanningRun, *, today: dt.date | None) -> dict:
         "levels": result.levels,
         **counts,
         "exceptions_by_kind": dict(kinds),
-        "seconds": {"load": round(t1 - t0, 3), "plan": round(t2 - t1, 3), "write": round(t3 - t2, 3)},
+        "seconds": {
+            "load": round(t1 - t0, 3),
+            "fingerprint": round(t2 - t1, 3),
+            "plan": round(t3 - t2, 3),
+            "write": round(t4 - t3, 3),
+        },
     }
 
 
@@ -269,13 +299,7 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
     )
     marks.append(("exceptions", time.perf_counter()))
     if not run.is_simulation:
-        PlanningItemState.objects.bulk_create(
-            [PlanningItemState(item_id=i, fingerprint=fp) for i, fp in fps.items()],
-            update_conflicts=True,
-            unique_fields=["item"],
-            update_fields=["fingerprint"],
-            batch_size=BATCH,
-        )
+        _store_fingerprints(fps)
         # Marks set after the snapshot was read stay for the next run.
         PlanningDirtyItem.objects.filter(marked_at__lte=snapshot_at).delete()
     marks.append(("state", time.perf_counter()))
@@ -288,6 +312,20 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
         "exceptions": len(result.exceptions),
         "affected_items": len(result.replanned) if net else None,
     }
+
+
+def _store_fingerprints(fps: dict[int, str]) -> None:
+    """Upsert the fingerprints the run planned against: one statement over two arrays (a
+    regenerative run stores one per item)."""
+    if not fps:
+        return
+    table = connection.ops.quote_name(PlanningItemState._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (item_id, fingerprint) SELECT * FROM unnest(%s::bigint[], %s::varchar[])"  # noqa: S608
+            " ON CONFLICT (item_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint",
+            [list(fps), list(fps.values())],
+        )
 
 
 def _live_orders():
