@@ -273,6 +273,7 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
             elif source_id is None:
                 source_id = n
             append(f"{head}{quantities[qty]}\t{dates[day]}\t{source_type}\t{source_id}\t{refs[ref]}\n")
+    marks.append(("pegging_text", time.perf_counter()))
     peggings = _copy_text(
         Pegging,
         [
@@ -288,7 +289,7 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
         lines,
     )
     del lines
-    marks.append(("pegging", time.perf_counter()))
+    marks.append(("pegging_copy", time.perf_counter()))
     _copy(
         PlanningException,
         ["run_id", "item_id", "kind", "message", "date", "suggested_date", "source_type", "source_id"],
