@@ -288,7 +288,7 @@ class _Bom:
     """A BOM version prepared for integer explosion. ``lines`` is None where the Decimal
     reference must be used (base quantity other than 1, phantom lines)."""
 
-    __slots__ = ("data", "lines", "max_factor", "valid_from", "valid_to")
+    __slots__ = ("data", "lines", "max_factor", "unique", "valid_from", "valid_to")
 
     def __init__(self, data: BomData):
         self.data = data
@@ -298,15 +298,18 @@ class _Bom:
         for line in data.lines:
             if line.quantity <= 0:
                 continue
+            quantity = line.quantity.scaleb(QTY_PLACES)
             scrap = line.scrap_percent * SCRAP_SCALE
-            if line.phantom or scrap != int(scrap):
+            if line.phantom or quantity != int(quantity) or scrap != int(scrap):
                 lines = None
                 break
-            lines.append((line.component_id, to_units(line.quantity) * (100 * SCRAP_SCALE + int(scrap))))
+            lines.append((line.component_id, int(quantity) * (100 * SCRAP_SCALE + int(scrap))))
         if data.base_quantity != 1:
             lines = None
         self.lines = lines
-        self.max_factor = max((f for _, f in lines), default=0) * max(len(lines or ()), 1) if lines else 0
+        # Bounds any component's product (duplicate lines summed), for the exactness check.
+        self.max_factor = sum(f for _, f in lines) if lines else 0
+        self.unique = lines is not None and len(lines) == len({c for c, _ in lines})
 
 
 class _Item:
@@ -409,7 +412,7 @@ class _Planner:
             return []
         lines = bom.lines
         if lines is not None and qty * bom.max_factor < EXACT_LIMIT:
-            if len(lines) == len({c for c, _ in lines}):
+            if bom.unique:
                 return [(c, -(-(qty * f) // TO_UNITS)) for c, f in lines]
             need: dict[int, int] = {}
             for c, f in lines:
