@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from config.exceptions import ValidationFailed
-from config.fields import ZERO
+from config.fields import QTY_PLACES, ZERO
 from planning.mrp.engine import Snapshot
 from planning.mrp.sources import Demand
 
@@ -21,9 +21,15 @@ KEYS = {"extra_demand", "stock", "lead_times"}
 
 def _decimal(value: Any, field: str) -> Decimal:
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise ValidationFailed(f"{field} must be a number.", fields={field: "not a number"}) from None
+    # Quantities are stored, and planned, in units of 10^-4; a finer what-if has no meaning.
+    if not number.is_finite() or number.normalize().as_tuple().exponent < -QTY_PLACES:
+        raise ValidationFailed(
+            f"{field} must be a number with at most {QTY_PLACES} decimal places.", fields={field: "too precise"}
+        )
+    return number
 
 
 def _item_id(value: Any, field: str, known: set[int]) -> int:

@@ -17,7 +17,7 @@ from inventory.models import Bom, BomLine, Item, StockBalance
 from planning.enums import PlannedOrderStatus, RequisitionStatus, RoutingStatus
 from planning.models import PlannedOrder, PurchaseRequisition, RoutingOperation
 from planning.mrp.engine import BomData, BomLineData, ItemData, Receipt, Snapshot
-from planning.mrp.sources import Demand, demand_collect
+from planning.mrp.sources import Demand, demand_collect, rows
 from production.enums import OrderStatus
 from production.models import ProductionOrder
 
@@ -40,7 +40,7 @@ def snapshot_load(*, today: dt.date | None = None) -> Snapshot:
 
 def _load(today: dt.date) -> Snapshot:
     items: dict[int, ItemData] = {}
-    rows = Item.objects.filter(is_active=True).values_list(
+    item_rows = Item.objects.filter(is_active=True).values_list(
         "pk",
         "sku",
         "procurement",
@@ -54,9 +54,7 @@ def _load(today: dt.date) -> Snapshot:
         "planning_policy__lot_sizing",
         "planning_policy__period_days",
     )
-    for pk, sku, procurement, llc, lt, ss, rop, min_lot, multiple, max_stock, sizing, period in rows.iterator(
-        chunk_size=5000
-    ):
+    for pk, sku, procurement, llc, lt, ss, rop, min_lot, multiple, max_stock, sizing, period in rows(item_rows):
         items[pk] = ItemData(
             pk,
             sku,
@@ -74,16 +72,17 @@ def _load(today: dt.date) -> Snapshot:
 
     headers = {
         pk: (item_id, version, vf, vt, base)
-        for pk, item_id, version, vf, vt, base in Bom.objects.filter(status=BomStatus.ACTIVE).values_list(
-            "pk", "item_id", "version", "valid_from", "valid_to", "base_quantity"
+        for pk, item_id, version, vf, vt, base in rows(
+            Bom.objects.filter(status=BomStatus.ACTIVE).values_list(
+                "pk", "item_id", "version", "valid_from", "valid_to", "base_quantity"
+            )
         )
     }
     lines: dict[int, list[BomLineData]] = defaultdict(list)
-    for bom_id, component_id, qty, scrap, phantom in (
+    for bom_id, component_id, qty, scrap, phantom in rows(
         BomLine.objects.filter(bom__status=BomStatus.ACTIVE)
         .order_by("bom_id", "position", "id")
         .values_list("bom_id", "component_id", "quantity", "scrap_percent", "phantom")
-        .iterator(chunk_size=10000)
     ):
         lines[bom_id].append(BomLineData(component_id, qty, scrap, phantom))
     boms: dict[int, list[BomData]] = defaultdict(list)
@@ -113,7 +112,7 @@ def _load(today: dt.date) -> Snapshot:
     }
 
     receipts: dict[int, list[Receipt]] = defaultdict(list)
-    for pk, item_id, remaining, due, number in (
+    for pk, item_id, remaining, due, number in rows(
         # Orders pegged to a sales line (MTO/ATO/ETO) are that customer's, not free supply.
         ProductionOrder.objects.filter(status__in=SUPPLY_STATUSES, sales_order_line_id__isnull=True)
         .annotate(
@@ -123,12 +122,13 @@ def _load(today: dt.date) -> Snapshot:
         )
         .filter(remaining__gt=0)
         .values_list("pk", "item_id", "remaining", "due_date", "number")
-        .iterator(chunk_size=5000)
     ):
         receipts[item_id].append(Receipt(item_id, remaining, due, "production_order", pk, number))
-    for pk, item_id, qty, due in PurchaseRequisition.objects.filter(
-        status=RequisitionStatus.RELEASED, run__is_simulation=False
-    ).values_list("pk", "item_id", "quantity", "due_date"):
+    for pk, item_id, qty, due in rows(
+        PurchaseRequisition.objects.filter(status=RequisitionStatus.RELEASED, run__is_simulation=False).values_list(
+            "pk", "item_id", "quantity", "due_date"
+        )
+    ):
         receipts[item_id].append(Receipt(item_id, qty, due, "purchase_requisition", pk, f"PR{pk}"))
 
     demands: dict[int, list[Demand]] = defaultdict(list)

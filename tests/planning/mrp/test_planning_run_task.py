@@ -48,8 +48,14 @@ def test_planning_run_start_validates_mode_and_scenario(db, tree, planner_api):
         {"simulation": {"extra_demand": [{"item": 999999, "quantity": "5", "date": "2030-01-01"}]}},
         format="json",
     )
+    too_precise = planner_api.post(
+        "/api/v1/planning-runs/",
+        {"simulation": {"stock": {str(tree.raw.pk): "1.00005"}}},
+        format="json",
+    )
     assert bad_mode.status_code == 400 and "mode" in bad_mode.json()["fields"]
     assert bad_item.status_code == 400 and "simulation.extra_demand[0].item" in bad_item.json()["fields"]
+    assert too_precise.status_code == 400 and f"simulation.stock.{tree.raw.pk}" in too_precise.json()["fields"]
     assert not PlanningRun.objects.exists()
 
 
