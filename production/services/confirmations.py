@@ -442,8 +442,8 @@ def confirmation_post(*, confirmation_id: int) -> str:
     posts it. Returns the confirmation's resulting posting status."""
     handled = confirmations_post_pending(first_id=confirmation_id)
     status = handled.get(confirmation_id)
-    # Drain: whatever else is pending goes now too, a batch per transaction.
-    while len(handled) >= settings.CONFIRMATION_POSTING_BATCH:
+    # Drain until nothing is pending, a batch per transaction.
+    while handled:
         handled = confirmations_post_pending()
     if status is None:
         status = Confirmation.objects.filter(pk=confirmation_id).values_list("posting_status", flat=True).first()
