@@ -142,19 +142,20 @@ class OrderComponent(models.Model):
         return self.required_quantity < 0
 
 
+# What confirmations add up on their operation.
+OPERATION_CONFIRMED_TOTALS = (
+    "confirmed_good",
+    "confirmed_scrap",
+    "confirmed_rework",
+    "actual_setup_minutes",
+    "actual_labor_minutes",
+    "actual_machine_minutes",
+)
+
+
 # Confirmed quantities and times are the sums of the operation's confirmations, immutable
 # records with operator and time: the history of those totals is the confirmations table.
-@pghistory.track(
-    level=pghistory.Statement,
-    exclude=[
-        "confirmed_good",
-        "confirmed_scrap",
-        "confirmed_rework",
-        "actual_setup_minutes",
-        "actual_labor_minutes",
-        "actual_machine_minutes",
-    ],
-)
+@pghistory.track(level=pghistory.Statement, exclude=list(OPERATION_CONFIRMED_TOTALS))
 class OrderOperation(models.Model):
     """The order's own copy of a routing operation."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import io
 import logging
 import time
 from collections import Counter, defaultdict
@@ -16,6 +15,7 @@ from itertools import pairwise
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.db import copy_cell, copy_text
 from config.locks import advisory_key
 from planning.enums import PlannedOrderStatus, RequisitionStatus, RunMode, RunStatus
 from planning.models import (
@@ -172,14 +172,6 @@ def _next_ids(model, count: int) -> list[int] | range:
     return range(low, high + 1) if scattered is None else scattered
 
 
-def _cell(value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
-    return str(value)
-
-
 class _Texts(dict):
     """COPY text of values that repeat (dates, quantities, references), made once each."""
 
@@ -197,19 +189,8 @@ def _date_text(ordinal: int) -> str:
 
 
 def _copy(model, columns: list[str], rows: Iterable[tuple]) -> int:
-    """Bulk insert with COPY: results run to hundreds of thousands of rows, and COPY writes
-    them several times faster than multi-row INSERTs."""
-    return _copy_text(model, columns, ["\t".join(map(_cell, row)) + "\n" for row in rows])
-
-
-def _copy_text(model, columns: list[str], lines: list[str]) -> int:
-    if not lines:
-        return 0
-    names = ", ".join(connection.ops.quote_name(c) for c in columns)
-    table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", io.StringIO("".join(lines)), size=1 << 20)
-    return len(lines)
+    """Bulk insert with COPY: results run to hundreds of thousands of rows."""
+    return copy_text(model, columns, ["\t".join(map(copy_cell, row)) + "\n" for row in rows])
 
 
 def _raw_delete(qs) -> int:
@@ -238,9 +219,9 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
     pk_of.update(zip((s.key for s in bought), _next_ids(PurchaseRequisition, len(bought)), strict=True))
     dates = _Texts(_date_text)
     quantities = _Texts(engine.units_str)
-    refs = _Texts(lambda ref: _cell(ref[:64]))
+    refs = _Texts(lambda ref: copy_cell(ref[:64]))
     run_pk = run.pk
-    _copy_text(
+    copy_text(
         PlannedOrder,
         ["id", "run_id", "item_id", "quantity", "start_date", "due_date", "level", "status"],
         [
@@ -249,7 +230,7 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
             for s in made
         ],
     )
-    _copy_text(
+    copy_text(
         PurchaseRequisition,
         ["id", "run_id", "item_id", "quantity", "release_date", "due_date", "status"],
         [
@@ -274,7 +255,7 @@ def _write(run: PlanningRun, result: PlanResult, *, fps: dict[int, str], snapsho
                 source_id = n
             append(f"{head}{quantities[qty]}\t{dates[day]}\t{source_type}\t{source_id}\t{refs[ref]}\n")
     marks.append(("pegging_text", time.perf_counter()))
-    peggings = _copy_text(
+    peggings = copy_text(
         Pegging,
         [
             "run_id",

@@ -46,6 +46,7 @@ from planning.models import WorkCenter
 from production.enums import Flushing, OperationStatus, OrderStatus, OutboxStatus, PostingStatus
 from production.locks import order_components_qs_select_for_update, production_order_qs_select_for_update
 from production.models import (
+    OPERATION_CONFIRMED_TOTALS,
     Confirmation,
     OrderComponent,
     OrderOperation,
@@ -280,17 +281,7 @@ def _lock_order_of_operation(
     return order, operation, operations
 
 
-_OPERATION_CONFIRMED_FIELDS = (
-    "confirmed_good",
-    "confirmed_scrap",
-    "confirmed_rework",
-    "actual_setup_minutes",
-    "actual_labor_minutes",
-    "actual_machine_minutes",
-    "actual_start",
-    "actual_end",
-    "status",
-)
+_OPERATION_CONFIRMED_FIELDS = (*OPERATION_CONFIRMED_TOTALS, "actual_start", "actual_end", "status")
 
 
 @transaction.atomic
@@ -656,23 +647,24 @@ def received_add(quantities: dict[int, Decimal]) -> None:
     CHECK is evaluated on the row proposed for insert, so reductions — reversals — are a
     plain UPDATE of rows that exist)."""
     table = OrderReceived._meta.db_table
-    more = {pk: q for pk, q in sorted(quantities.items()) if q > 0}
-    less = {pk: q for pk, q in sorted(quantities.items()) if q < 0}
+    statements = (
+        (
+            lambda q: q > 0,
+            f"INSERT INTO {table} (order_id, quantity) VALUES {{rows}} "  # noqa: S608
+            f"ON CONFLICT (order_id) DO UPDATE SET quantity = {table}.quantity + EXCLUDED.quantity",
+        ),
+        (
+            lambda q: q < 0,
+            f"UPDATE {table} t SET quantity = t.quantity + v.q FROM (VALUES {{rows}}) v(id, q) "  # noqa: S608
+            "WHERE t.order_id = v.id",
+        ),
+    )
     with connection.cursor() as cursor:
-        if more:
-            rows = ", ".join(["(%s::bigint, %s::numeric)"] * len(more))
-            cursor.execute(
-                f"INSERT INTO {table} (order_id, quantity) VALUES {rows} "  # noqa: S608
-                f"ON CONFLICT (order_id) DO UPDATE SET quantity = {table}.quantity + EXCLUDED.quantity",
-                [v for item in more.items() for v in item],
-            )
-        if less:
-            rows = ", ".join(["(%s::bigint, %s::numeric)"] * len(less))
-            cursor.execute(
-                f"UPDATE {table} t SET quantity = t.quantity + v.q FROM (VALUES {rows}) v(id, q) "  # noqa: S608
-                "WHERE t.order_id = v.id",
-                [v for item in less.items() for v in item],
-            )
+        for wanted, sql in statements:
+            rows = [(pk, q) for pk, q in sorted(quantities.items()) if wanted(q)]
+            if rows:
+                values = ", ".join(["(%s::bigint, %s::numeric)"] * len(rows))
+                cursor.execute(sql.format(rows=values), [v for row in rows for v in row])
 
 
 def _book_posted(posted: list[Confirmation], components, now) -> None:

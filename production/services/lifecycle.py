@@ -15,7 +15,6 @@ from production.models import OrderComponent, ProductionOrder
 from production.selectors import Shortage, production_order_shortages
 from production.services.common import DOCUMENT_TYPE, audit, ensure_transition, set_status
 from production.services.costs import order_costs_actualize, order_costs_plan
-from production.services.materials import lot_split
 from production.services.orders import _locked_order
 from production.services.scheduling import production_order_schedule
 
@@ -108,17 +107,16 @@ def _issue_forward(order: ProductionOrder, components: list[OrderComponent], use
     lines: list[PostingLine] = []
     for component in components:
         quantity = component.required_quantity - component.issued_quantity
-        for lot_id, lot_qty in lot_split(component.item, component.issue_location_id, quantity):
-            lines.append(
-                PostingLine(
-                    item_id=component.item_id,
-                    location_id=component.issue_location_id,
-                    quantity=-lot_qty,
-                    lot_id=lot_id,
-                    reservation_id=component.reservation_id,
-                    document_line_id=component.pk,
-                )
+        lines.append(
+            PostingLine(
+                item_id=component.item_id,
+                location_id=component.issue_location_id,
+                quantity=-quantity,
+                reservation_id=component.reservation_id,
+                document_line_id=component.pk,
+                pick_lots=True,  # lot-tracked: first expiry first, under the stock lock
             )
+        )
         component.issued_quantity += quantity
     stock_post(
         movement_type=MovementType.PRODUCTION_ISSUE,

@@ -8,46 +8,14 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import F
 
-from config.exceptions import InsufficientStock, StateConflict, ValidationFailed
+from config.exceptions import StateConflict, ValidationFailed
 from config.fields import ZERO
 from inventory.enums import MovementType
-from inventory.models import Item, Location, StockBalance, StockPosting
+from inventory.models import Item, StockPosting
 from inventory.services import DocumentRef, PostingLine, stock_post
 from production.enums import Flushing, OrderStatus
 from production.models import OrderComponent, ProductionOrder
 from production.services.common import DOCUMENT_TYPE, audit
-
-
-def lot_split(item: Item, location_id: int, quantity: Decimal) -> list[tuple[int | None, Decimal]]:
-    """Which lots an issue of ``quantity`` takes, first expiry first (FEFO). Non-lot items
-    take no lot. The posting itself re-checks every balance under its row lock."""
-    if not item.lot_tracked:
-        return [(None, quantity)]
-    balances = (
-        StockBalance.objects.filter(item_id=item.pk, location_id=location_id, lot__isnull=False, on_hand__gt=0)
-        .select_related("lot")
-        .order_by(F("lot__expiry_date").asc(nulls_last=True), "lot_id")
-    )
-    remaining, picks = quantity, []
-    for balance in balances:
-        if remaining <= 0:
-            break
-        take = min(balance.on_hand, remaining)
-        picks.append((balance.lot_id, take))
-        remaining -= take
-    if remaining > 0:
-        location = Location.objects.get(pk=location_id)
-        available = quantity - remaining
-        raise InsufficientStock(
-            f"{item.sku} at {location.code}: needed {quantity}, available {available} in lots.",
-            fields={
-                "item": item.sku,
-                "location": location.code,
-                "needed": str(quantity),
-                "available": str(available),
-            },
-        )
-    return picks
 
 
 @dataclass(frozen=True)
@@ -116,22 +84,18 @@ def production_order_issue(
                     code="return_exceeds_issued",
                     fields={f"{field}.quantity": "exceeds the issued quantity"},
                 )
-            location_id = line.location_id or component.issue_location_id
-            if line.lot_id is None and quantity > 0:
-                splits = lot_split(component.item, location_id, quantity)
-            else:
-                splits = [(line.lot_id, quantity)]
-            for lot_id, lot_qty in splits:
-                posting_lines.append(
-                    PostingLine(
-                        item_id=component.item_id,
-                        location_id=location_id,
-                        quantity=-lot_qty,
-                        lot_id=lot_id,
-                        reservation_id=component.reservation_id if quantity > 0 else None,
-                        document_line_id=component.pk,
-                    )
+            posting_lines.append(
+                PostingLine(
+                    item_id=component.item_id,
+                    location_id=line.location_id or component.issue_location_id,
+                    quantity=-quantity,
+                    lot_id=line.lot_id,
+                    reservation_id=component.reservation_id if quantity > 0 else None,
+                    document_line_id=component.pk,
+                    # An issue that names no lot takes lots first expiry first, under the lock.
+                    pick_lots=line.lot_id is None and quantity > 0,
                 )
+            )
             touched[component.pk] = component
         issues = [pl for pl in posting_lines if pl.quantity < 0]
         returns = [pl for pl in posting_lines if pl.quantity > 0]
