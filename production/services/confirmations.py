@@ -604,18 +604,6 @@ def _posting_requests(confirmations, orders, components, users, unit_costs, outp
                         document_line_id=component.pk,
                     )
                 )
-        key = f"{DOCUMENT_TYPE}:confirmation:{c.pk}"
-        if consumption:
-            requests.append(
-                PostingRequest(
-                    movement_type=MovementType.BACKFLUSH,
-                    lines=consumption,
-                    reference=reference,
-                    user=user,
-                    posting_key=f"{key}:backflush",
-                )
-            )
-            owners.append(c.pk)
         receipt = Decimal(payload["receipt"])
         if receipt > 0:
             by_products.insert(
@@ -628,17 +616,22 @@ def _posting_requests(confirmations, orders, components, users, unit_costs, outp
                     unit_cost=unit_costs[order.pk],
                 ),
             )
-        if by_products:
-            requests.append(
-                PostingRequest(
-                    movement_type=MovementType.PRODUCTION_RECEIPT,
-                    lines=by_products,
-                    reference=reference,
-                    user=user,
-                    posting_key=f"{key}:receipt",
+        key = f"{DOCUMENT_TYPE}:confirmation:{c.pk}"
+        for movement_type, lines, suffix in (
+            (MovementType.BACKFLUSH, consumption, "backflush"),
+            (MovementType.PRODUCTION_RECEIPT, by_products, "receipt"),
+        ):
+            if lines:
+                requests.append(
+                    PostingRequest(
+                        movement_type=movement_type,
+                        lines=lines,
+                        reference=reference,
+                        user=user,
+                        posting_key=f"{key}:{suffix}",
+                    )
                 )
-            )
-            owners.append(c.pk)
+                owners.append(c.pk)
     return requests, owners
 
 
