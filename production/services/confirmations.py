@@ -37,7 +37,7 @@ from config.db import (
 )
 from config.exceptions import DomainError, Forbidden, NotFound, StateConflict, ValidationFailed
 from config.fields import QTY_PLACES, ZERO
-from config.locks import advisory_xact_lock
+from config.locks import try_advisory_xact_lock
 from config.roles import Role, user_roles
 from inventory.enums import MovementType
 from inventory.models import Item, Lot, StockPosting, UnitOfMeasure
@@ -460,9 +460,13 @@ def confirmations_post_pending(*, first_id: int | None = None, limit: int | None
     handled."""
     limit = limit or settings.CONFIRMATION_POSTING_BATCH
     # One posting run at a time: every batch needs the same hot stock rows, so two runs would
-    # only queue on them. A run that waits here then finds what the other left (no lost
-    # wake-ups, unlike a try-lock).
-    advisory_xact_lock("production:confirmation-posting")
+    # only queue on them. A run that waits keeps trying until it has the lock and then finds
+    # what the other left, so no wake-up is lost. It polls rather than blocking in
+    # pg_advisory_xact_lock: a statement blocked there holds its snapshot, and a snapshot
+    # held for the length of another run's batches keeps Postgres from pruning the dead
+    # versions of the hot balance rows every batch rewrites, which slows each batch down.
+    while not try_advisory_xact_lock("production:confirmation-posting"):
+        time.sleep(0.005)
     # Asynchronous commit for this transaction only: it need not wait for its WAL flush. A
     # crash may forget the last few milliseconds of postings, but only whole transactions
     # (ledger rows together with the confirmations' "posted" and the outbox's "done"), and
