@@ -90,6 +90,8 @@ class CostSerializer(serializers.ModelSerializer):
 
 
 class ProductionOrderListSerializer(serializers.ModelSerializer):
+    # A property over OrderReceived: declared, so it is a decimal string like every quantity.
+    received_quantity = Qty(read_only=True)
     item_sku = serializers.CharField(source="item.sku", read_only=True)
     item_name = serializers.CharField(source="item.name", read_only=True)
     uom = serializers.CharField(source="item.uom.code", read_only=True)

@@ -70,3 +70,19 @@ def test_posting_again_is_a_no_op_and_reversal_takes_the_receipt_back(
     order.refresh_from_db()
     assert order.received_quantity == 0
     assert_ledger_consistent()
+
+
+def test_received_quantity_is_a_decimal_string_in_the_api_like_every_quantity(
+    plant, planner, planner_api, django_capture_on_commit_callbacks
+):
+    plant.stock()
+    order = _order(plant, planner, 5)
+    with django_capture_on_commit_callbacks(execute=False):
+        confirmation = _confirm(order, planner, 3)
+    services.confirmation_post(confirmation_id=confirmation.pk)
+
+    body = planner_api.get(f"/api/v1/production-orders/{order.pk}/").json()
+    listed = planner_api.get("/api/v1/production-orders/").json()["results"]
+
+    assert body["received_quantity"] == "3.0000"
+    assert {o["id"]: o["received_quantity"] for o in listed}[order.pk] == "3.0000"
