@@ -229,73 +229,86 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             status=status.HTTP_201_CREATED,
         )
 
+    # Components and operations are edited the same way: list/add on the collection,
+    # update/remove on one child; both answer with the order's whole list.
+    def _children(self, request: Request, pk: str, *, input_serializer, to_input, add, related, output) -> Response:
+        if request.method == "POST":
+            body = input_serializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            add(order_id=int(pk), data=to_input(body.validated_data), user=request.user)
+        order = selectors.production_order_detail_qs().get(pk=int(pk))
+        return Response(
+            output(getattr(order, related).all(), many=True).data,
+            status=status.HTTP_201_CREATED if request.method == "POST" else status.HTTP_200_OK,
+        )
+
+    def _child(
+        self, request: Request, pk: str, child: dict, *, input_serializer, to_input, update, remove, related, output
+    ) -> Response:
+        if request.method == "DELETE":
+            remove(order_id=int(pk), user=request.user, **child)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        body = input_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        update(order_id=int(pk), data=to_input(body.validated_data), user=request.user, **child)
+        order = selectors.production_order_detail_qs().get(pk=int(pk))
+        return Response(output(getattr(order, related).all(), many=True).data)
+
     @extend_schema(request=ComponentInputSerializer, responses={200: ComponentSerializer(many=True)})
     @action(detail=True, methods=["get", "post"])
     def components(self, request: Request, pk: str) -> Response:
-        if request.method == "POST":
-            body = ComponentInputSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
-            services.production_order_component_add(
-                order_id=int(pk), data=_component_input(body.validated_data), user=request.user
-            )
-        order = selectors.production_order_detail_qs().get(pk=int(pk))
-        return Response(
-            ComponentSerializer(order.components.all(), many=True).data,
-            status=status.HTTP_201_CREATED if request.method == "POST" else status.HTTP_200_OK,
+        return self._children(
+            request,
+            pk,
+            input_serializer=ComponentInputSerializer,
+            to_input=_component_input,
+            add=services.production_order_component_add,
+            related="components",
+            output=ComponentSerializer,
         )
 
     @extend_schema(request=ComponentInputSerializer, responses={200: ComponentSerializer(many=True)})
     @action(detail=True, methods=["put", "delete"], url_path=r"components/(?P<component_id>\d+)")
     def component(self, request: Request, pk: str, component_id: str) -> Response:
-        if request.method == "DELETE":
-            services.production_order_component_remove(
-                order_id=int(pk), component_id=int(component_id), user=request.user
-            )
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        body = ComponentInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.production_order_component_update(
-            order_id=int(pk),
-            component_id=int(component_id),
-            data=_component_input(body.validated_data),
-            user=request.user,
+        return self._child(
+            request,
+            pk,
+            {"component_id": int(component_id)},
+            input_serializer=ComponentInputSerializer,
+            to_input=_component_input,
+            update=services.production_order_component_update,
+            remove=services.production_order_component_remove,
+            related="components",
+            output=ComponentSerializer,
         )
-        order = selectors.production_order_detail_qs().get(pk=int(pk))
-        return Response(ComponentSerializer(order.components.all(), many=True).data)
 
     @extend_schema(request=OperationInputSerializer, responses={200: OperationSerializer(many=True)})
     @action(detail=True, methods=["get", "post"])
     def operations(self, request: Request, pk: str) -> Response:
-        if request.method == "POST":
-            body = OperationInputSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
-            services.production_order_operation_add(
-                order_id=int(pk), data=_operation_input(body.validated_data), user=request.user
-            )
-        order = selectors.production_order_detail_qs().get(pk=int(pk))
-        return Response(
-            OperationSerializer(order.operations.all(), many=True).data,
-            status=status.HTTP_201_CREATED if request.method == "POST" else status.HTTP_200_OK,
+        return self._children(
+            request,
+            pk,
+            input_serializer=OperationInputSerializer,
+            to_input=_operation_input,
+            add=services.production_order_operation_add,
+            related="operations",
+            output=OperationSerializer,
         )
 
     @extend_schema(request=OperationInputSerializer, responses={200: OperationSerializer(many=True)})
     @action(detail=True, methods=["put", "delete"], url_path=r"operations/(?P<operation_id>\d+)")
     def operation(self, request: Request, pk: str, operation_id: str) -> Response:
-        if request.method == "DELETE":
-            services.production_order_operation_remove(
-                order_id=int(pk), operation_id=int(operation_id), user=request.user
-            )
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        body = OperationInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.production_order_operation_update(
-            order_id=int(pk),
-            operation_id=int(operation_id),
-            data=_operation_input(body.validated_data),
-            user=request.user,
+        return self._child(
+            request,
+            pk,
+            {"operation_id": int(operation_id)},
+            input_serializer=OperationInputSerializer,
+            to_input=_operation_input,
+            update=services.production_order_operation_update,
+            remove=services.production_order_operation_remove,
+            related="operations",
+            output=OperationSerializer,
         )
-        order = selectors.production_order_detail_qs().get(pk=int(pk))
-        return Response(OperationSerializer(order.operations.all(), many=True).data)
 
     @extend_schema(responses={200: CostSerializer(many=True)})
     @action(detail=True, methods=["get"])
