@@ -149,3 +149,41 @@ def test_operator_cannot_create_orders(plant, api_client_for):
     operator = api_client_for(Role.OPERATOR)
 
     assert _create(operator, plant).status_code == 403
+
+
+def test_planner_edits_components_and_operations_of_a_planned_order_over_the_api(plant, planner_api, viewer_api):
+    order = _create(planner_api, plant).json()
+    base = f"{URL}{order['id']}"
+
+    added = planner_api.post(
+        f"{base}/components/", {"item": plant.part_fwd.pk, "quantity_per_unit": "2"}, format="json"
+    )
+    assert added.status_code == 201, added.json()
+    assert len(added.json()) == 5
+    new = max(added.json(), key=lambda c: c["id"])
+    updated = planner_api.put(
+        f"{base}/components/{new['id']}/", {"item": plant.part_fwd.pk, "quantity_per_unit": "3"}, format="json"
+    )
+    assert updated.status_code == 200, updated.json()
+    assert {c["id"]: c["quantity_per_unit"] for c in updated.json()}[new["id"]] == "3.0000"
+    assert planner_api.delete(f"{base}/components/{new['id']}/").status_code == 204
+    assert len(planner_api.get(f"{base}/components/").json()) == 4
+
+    op = planner_api.post(
+        f"{base}/operations/", {"sequence": 30, "work_center": plant.wc_b.pk, "setup_minutes": "5"}, format="json"
+    )
+    assert op.status_code == 201, op.json()
+    third = next(o for o in op.json() if o["sequence"] == 30)
+    changed = planner_api.put(
+        f"{base}/operations/{third['id']}/",
+        {"sequence": 30, "work_center": plant.wc_b.pk, "setup_minutes": "7"},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.json()
+    assert next(o for o in changed.json() if o["sequence"] == 30)["setup_minutes"] == "7.0000"
+    assert planner_api.delete(f"{base}/operations/{third['id']}/").status_code == 204
+    assert [o["sequence"] for o in planner_api.get(f"{base}/operations/").json()] == [10, 20]
+
+    bad = planner_api.post(f"{base}/operations/", {"sequence": 0, "work_center": plant.wc_b.pk}, format="json")
+    assert bad.status_code == 400 and "sequence" in bad.json()["fields"]
+    assert viewer_api.post(f"{base}/components/", {"item": plant.part_fwd.pk}, format="json").status_code == 403
