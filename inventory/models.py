@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 
 from config.fields import ZERO, CurrencyField, MoneyField, QuantityField
+from config.foreign_keys import referenced_guard, references_check
 from config.models import TimeStampedModel
 from inventory.enums import (
     BomStatus,
@@ -63,6 +64,7 @@ class Item(TimeStampedModel):
             models.CheckConstraint(condition=Q(min_lot__gte=0), name="item_min_lot_gte_0"),
             models.CheckConstraint(condition=Q(lot_multiple__gte=0), name="item_lot_multiple_gte_0"),
         ]
+        triggers = referenced_guard(name="item_ledger_refs", referenced_by=[("inventory_stockmovement", "item_id")])
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
@@ -108,6 +110,9 @@ class Location(models.Model):
 
     class Meta:
         ordering = ["code"]
+        triggers = referenced_guard(
+            name="location_ledger_refs", referenced_by=[("inventory_stockmovement", "location_id")]
+        )
 
     def __str__(self) -> str:
         return self.code
@@ -122,6 +127,7 @@ class Lot(models.Model):
     class Meta:
         ordering = ["item_id", "lot_number"]
         constraints = [models.UniqueConstraint(fields=["item", "lot_number"], name="lot_unique_item_number")]
+        triggers = referenced_guard(name="lot_ledger_refs", referenced_by=[("inventory_stockmovement", "lot_id")])
 
     def __str__(self) -> str:
         return self.lot_number
@@ -166,26 +172,48 @@ class StockPosting(DocumentRefFields):
 
 
 class StockMovement(models.Model):
-    """One ledger row: signed quantity of an item at a location (and lot). Append-only."""
+    """One ledger row: signed quantity of an item at a location (and lot). Append-only.
 
-    posting = models.ForeignKey(StockPosting, on_delete=models.PROTECT, related_name="movements")
+    Its references are checked once per ``INSERT`` statement instead of once per row
+    (``config.foreign_keys``): a posting batch writes hundreds of rows that share a few keys.
+    """
+
+    posting = models.ForeignKey(StockPosting, on_delete=models.PROTECT, related_name="movements", db_constraint=False)
     movement_type = models.CharField(max_length=24, choices=MovementType.choices)
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="+", null=True, blank=True, db_constraint=False)
     quantity = QuantityField()
     unit_cost = MoneyField()
     value = MoneyField()
     document_line_id = models.BigIntegerField(null=True, blank=True)
-    reservation = models.ForeignKey("Reservation", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
-    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by")
+    reservation = models.ForeignKey(
+        "Reservation", on_delete=models.PROTECT, related_name="+", null=True, blank=True, db_constraint=False
+    )
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", db_constraint=False
+    )
     posted_at = models.DateTimeField(db_index=True)
 
     class Meta:
         ordering = ["-posted_at", "-id"]
         indexes = [models.Index(fields=["item", "location"], name="movement_item_location_idx")]
         constraints = [models.CheckConstraint(condition=~Q(quantity=0), name="movement_quantity_ne_0")]
-        triggers = [pgtrigger.Protect(name="stock_movement_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+        triggers = [
+            pgtrigger.Protect(name="stock_movement_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            # Postings and movements are never deleted (append-only): no guard needed there.
+            references_check(
+                name="stock_movement_references",
+                references=[
+                    ("posting_id", "inventory_stockposting"),
+                    ("item_id", "inventory_item"),
+                    ("location_id", "inventory_location"),
+                    ("lot_id", "inventory_lot"),
+                    ("reservation_id", "inventory_reservation"),
+                    ("reverses_id", "inventory_stockmovement"),
+                ],
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.item_id}@{self.location_id} {self.quantity}"
@@ -238,6 +266,9 @@ class Reservation(DocumentRefFields, TimeStampedModel):
                 name="reservation_consumed_within_quantity",
             ),
         ]
+        triggers = referenced_guard(
+            name="reservation_ledger_refs", referenced_by=[("inventory_stockmovement", "reservation_id")]
+        )
 
     def __str__(self) -> str:
         return f"R{self.pk} {self.item_id}@{self.location_id} {self.quantity}"
