@@ -7,7 +7,8 @@ machine's ceiling.
     python bench/confirmations.py [--clients 8] [--seconds 20] [--components 20]
                                   [--web-workers 2] [--web-threads 4] [--task-workers 2]
 
-Servers are sized as ``prodorders run`` sizes them unless told otherwise. Besides the
+Servers are sized as ``prodorders run`` sizes them unless told otherwise, and run with
+production settings (``DEBUG`` off) unless ``DEBUG`` is set. Besides the
 figures it prints the CPU time each part spent per confirmation (web server, worker, the
 Postgres backends of this database, the clients), read from the kernel, so a run on a
 shared machine still shows what one confirmation costs.
@@ -22,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -286,6 +288,15 @@ def main() -> None:
     # Its own queue, so that no other worker on this broker takes the bench's tasks.
     queue = f"bench-{run}"
     env = {**os.environ, "BENCH_QUEUE": queue, "CELERY_TASK_DEFAULT_QUEUE": queue}
+    # The servers run as in production (DEBUG off: no SQL kept per query) on plain HTTP over
+    # loopback, unless DEBUG is set explicitly.
+    if "DEBUG" not in os.environ:
+        env.update(
+            DEBUG="0",
+            SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+            SECURE_SSL_REDIRECT="0",
+            SECURE_COOKIES="0",
+        )
     connection.close()
     servers = start_servers(env, args)
     try:

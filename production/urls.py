@@ -6,8 +6,9 @@ from production.apis_planning import PlannedOrderViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
-router.register("production-orders", ProductionOrderViewSet, basename="production-order")
+# Confirmations first: the busiest route, resolved before the order actions' patterns.
 router.register("confirmations", ConfirmationViewSet, basename="confirmation")
+router.register("production-orders", ProductionOrderViewSet, basename="production-order")
 router.register("posting-errors", PostingErrorViewSet, basename="posting-error")
 router.register("planned-orders", PlannedOrderViewSet, basename="planned-order")
 
