@@ -35,7 +35,7 @@ def ensure_version(order: ProductionOrder, expected_version: int | None) -> None
     if expected_version is not None and order.version != expected_version:
         raise PreconditionFailed(
             f"Order {order.number} was changed by someone else (version {order.version}, you had "
-            f"{expected_version}); reload it and apply your change again.",
+            f"{expected_version}): look at the current order and apply your change again.",
             code="stale_version",
             fields={"version": "stale"},
         )
