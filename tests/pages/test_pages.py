@@ -231,3 +231,35 @@ def test_master_data_pages_query_count_constant(client_for, plant, django_assert
         RoutingOperationFactory(routing=RoutingFactory(item=item), sequence=10, work_center=wc)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(path).status_code == 200
+
+
+def test_dashboard_load_costs_the_same_queries_for_2_and_for_10_work_centers(client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from planning.scheduling import RequirementSpec
+    from planning.services import capacity_requirements_replace
+    from tests.planning.factories import WorkCenterFactory
+
+    def add_work_centers(n: int) -> None:
+        for _ in range(n):
+            wc = WorkCenterFactory()
+            capacity_requirements_replace(
+                source_type="demo",
+                source_id=wc.pk,
+                requirements=[RequirementSpec(work_center_id=wc.pk, date=timezone.localdate(), hours=Decimal(3))],
+            )
+
+    client = client_for(Role.PLANNER)
+    add_work_centers(2)
+    client.get("/")
+    with CaptureQueriesContext(connection) as for_two:
+        assert len(client.get("/").context["load"]) == 2
+    add_work_centers(8)
+    with CaptureQueriesContext(connection) as for_ten:
+        response = client.get("/")
+
+    assert len(response.context["load"]) == 10
+    assert all(bucket.required_hours == 3 for _, bucket, _ in response.context["load"])
+    assert len(for_ten.captured_queries) == len(for_two.captured_queries)
