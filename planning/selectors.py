@@ -3,6 +3,7 @@ and load per work center."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -103,33 +104,62 @@ def work_center_load(
     *, work_center_id: int, date_from: date, date_to: date, bucket: str = BucketSize.DAY
 ) -> list[LoadBucket]:
     """Available against required hours per day or ISO week (weeks start on Monday; the first
-    and last week are cut to the range). Required hours come from one aggregate query."""
+    and last week are cut to the range)."""
+    try:
+        return work_centers_load(work_center_ids=[work_center_id], date_from=date_from, date_to=date_to, bucket=bucket)[
+            work_center_id
+        ]
+    except ValidationFailed as exc:
+        if exc.code == "unknown_work_center":
+            raise NotFound(f"Work center {work_center_id} does not exist.") from exc
+        raise
+
+
+def work_centers_load(
+    *, work_center_ids: Iterable[int], date_from: date, date_to: date, bucket: str = BucketSize.DAY
+) -> dict[int, list[LoadBucket]]:
+    """``work_center_load`` for many work centers at once, keyed by work center id, in the
+    same few queries however many there are: the calendars in three, the required hours in
+    one aggregate grouped by work center and day."""
     if bucket not in BucketSize.values:
         raise ValidationFailed("bucket must be 'day' or 'week'.", fields={"bucket": "Must be day or week."})
-    capacity = work_center_capacity(work_center_id=work_center_id, date_from=date_from, date_to=date_to)
-    required = dict(
-        CapacityRequirement.objects.filter(work_center_id=work_center_id, date__range=(date_from, date_to))
-        .values("date")
+    _check_range(date_from, date_to)
+    ids = list(dict.fromkeys(work_center_ids))
+    if not ids:
+        return {}
+    times = work_center_times(ids)
+    required: dict[tuple[int, date], Decimal] = {
+        (wc_id, day): total
+        for wc_id, day, total in CapacityRequirement.objects.filter(
+            work_center_id__in=ids, date__range=(date_from, date_to)
+        )
+        .values("work_center_id", "date")
         .annotate(total=Sum("hours"))
         .order_by()
-        .values_list("date", "total")
-    )
+        .values_list("work_center_id", "date", "total")
+    }
+    days = [date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1)]
 
     def period(day: date) -> date:
         return day if bucket == BucketSize.DAY else max(date_from, day - timedelta(days=day.weekday()))
 
-    available_by: dict[date, Decimal] = {}
-    required_by: dict[date, Decimal] = {}
-    for day, hours in capacity.items():
-        key = period(day)
-        available_by[key] = available_by.get(key, Decimal(0)) + hours
-        required_by[key] = required_by.get(key, Decimal(0)) + required.get(day, Decimal(0))
-    return [
-        LoadBucket(
-            period_start=key,
-            available_hours=available_by[key],
-            required_hours=required_by[key],
-            overload=required_by[key] > available_by[key],
-        )
-        for key in sorted(available_by)
-    ]
+    out: dict[int, list[LoadBucket]] = {}
+    for wc_id in ids:
+        wc = times[wc_id]
+        available_by: dict[date, Decimal] = {}
+        required_by: dict[date, Decimal] = {}
+        for day in days:
+            key = period(day)
+            hours = seconds_to_hours(wc.capacity_seconds(day)).quantize(Decimal("0.0001"))
+            available_by[key] = available_by.get(key, Decimal(0)) + hours
+            required_by[key] = required_by.get(key, Decimal(0)) + required.get((wc_id, day), Decimal(0))
+        out[wc_id] = [
+            LoadBucket(
+                period_start=key,
+                available_hours=available_by[key],
+                required_hours=required_by[key],
+                overload=required_by[key] > available_by[key],
+            )
+            for key in sorted(available_by)
+        ]
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -58,10 +58,11 @@ class ProductionOrderFilter(django_filters.FilterSet):
 
 
 def _expected_version(request: Request) -> int | None:
-    raw = request.headers.get("If-Match")
-    if not raw:
+    """The version named by ``If-Match``; None when absent or ``*`` (any current version)."""
+    raw = (request.headers.get("If-Match") or "").strip()
+    if not raw or raw == "*":
         return None
-    raw = raw.strip().removeprefix("W/").strip('"')
+    raw = raw.removeprefix("W/").strip('"')
     if not raw.isdigit():
         raise ValidationFailed("If-Match must be the order's ETag.", fields={"If-Match": "not an ETag"})
     return int(raw)
@@ -69,6 +70,42 @@ def _expected_version(request: Request) -> int | None:
 
 def _etag(order: ProductionOrder) -> str:
     return f'"{order.version}"'
+
+
+def _etag_of(order_id: int) -> str:
+    return f'"{ProductionOrder.objects.values_list("version", flat=True).get(pk=order_id)}"'
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The order's ETag as you last read it. If the order changed since, the command is refused "
+    "with 412 (code `stale_version`) and nothing is written. Without it the command is not checked.",
+)
+ETAG = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 201, 204],
+    description="The order's version after this request; send it as If-Match with your next command.",
+)
+STALE = OpenApiResponse(
+    description="If-Match names an older version of the order: the error shape "
+    '`{"code": "stale_version", "message": ..., "fields": {"version": ["stale"]}}`; nothing was written.'
+)
+
+
+def order_command(
+    *, request=None, ok=ProductionOrderDetailSerializer, status_code: int = 200, methods=None, etag: bool = True
+):
+    """OpenAPI of a command that changes the order: optional If-Match, ETag back, 412 when stale."""
+    return extend_schema(
+        methods=methods,
+        request=request,
+        responses={status_code: ok, 412: STALE},
+        parameters=[IF_MATCH, ETAG] if etag else [IF_MATCH],
+    )
 
 
 class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -92,11 +129,14 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         order = selectors.production_order_detail_qs().get(pk=order_id)
         return Response(ProductionOrderDetailSerializer(order).data, status=status_code, headers={"ETag": _etag(order)})
 
+    @extend_schema(parameters=[ETAG])
     def retrieve(self, request, *args, **kwargs):
         order = self.get_object()
         return Response(self.get_serializer(order).data, headers={"ETag": _etag(order)})
 
-    @extend_schema(request=ProductionOrderCreateSerializer, responses={201: ProductionOrderDetailSerializer})
+    @extend_schema(
+        request=ProductionOrderCreateSerializer, responses={201: ProductionOrderDetailSerializer}, parameters=[ETAG]
+    )
     @idempotent
     def create(self, request: Request) -> Response:
         body = ProductionOrderCreateSerializer(data=request.data)
@@ -119,11 +159,7 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         )
         return self._detail(order.pk, status.HTTP_201_CREATED)
 
-    @extend_schema(
-        request=ProductionOrderUpdateSerializer,
-        responses={200: ProductionOrderDetailSerializer},
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description="ETag of the order")],
-    )
+    @order_command(request=ProductionOrderUpdateSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
         body = ProductionOrderUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -137,52 +173,65 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         )
         return self._detail(order.pk)
 
+    @order_command(ok=None, status_code=204, etag=False)
     def destroy(self, request: Request, pk: str) -> Response:
-        services.production_order_delete(order_id=int(pk), user=request.user)
+        services.production_order_delete(
+            order_id=int(pk), user=request.user, expected_version=_expected_version(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=ReleaseSerializer, responses={200: ProductionOrderDetailSerializer})
+    @order_command(request=ReleaseSerializer)
     @action(detail=True, methods=["post"])
     @idempotent
     def release(self, request: Request, pk: str) -> Response:
         body = ReleaseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.production_order_release(order_id=int(pk), user=request.user, **body.validated_data)
+        services.production_order_release(
+            order_id=int(pk), user=request.user, expected_version=_expected_version(request), **body.validated_data
+        )
         return self._detail(int(pk))
 
-    @extend_schema(request=ReasonSerializer, responses={200: ProductionOrderDetailSerializer})
+    @order_command(request=ReasonSerializer)
     @action(detail=True, methods=["post"])
     @idempotent
     def close(self, request: Request, pk: str) -> Response:
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.production_order_close(order_id=int(pk), user=request.user, **body.validated_data)
+        services.production_order_close(
+            order_id=int(pk), user=request.user, expected_version=_expected_version(request), **body.validated_data
+        )
         return self._detail(int(pk))
 
-    @extend_schema(request=ReasonSerializer, responses={200: ProductionOrderDetailSerializer})
+    @order_command(request=ReasonSerializer)
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request: Request, pk: str) -> Response:
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.production_order_cancel(order_id=int(pk), user=request.user, **body.validated_data)
+        services.production_order_cancel(
+            order_id=int(pk), user=request.user, expected_version=_expected_version(request), **body.validated_data
+        )
         return self._detail(int(pk))
 
-    @extend_schema(request=ReasonSerializer, responses={200: ProductionOrderDetailSerializer})
+    @order_command(request=ReasonSerializer)
     @action(detail=True, methods=["post"], url_path="approve-engineering")
     @idempotent
     def approve_engineering(self, request: Request, pk: str) -> Response:
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.production_order_engineering_approve(order_id=int(pk), user=request.user, **body.validated_data)
+        services.production_order_engineering_approve(
+            order_id=int(pk), user=request.user, expected_version=_expected_version(request), **body.validated_data
+        )
         return self._detail(int(pk))
 
-    @extend_schema(request=RescheduleSerializer, responses={200: ProductionOrderDetailSerializer})
+    @order_command(request=RescheduleSerializer)
     @action(detail=True, methods=["post"])
     def reschedule(self, request: Request, pk: str) -> Response:
         body = RescheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.production_order_reschedule(order_id=int(pk), user=request.user, **body.validated_data)
+        services.production_order_reschedule(
+            order_id=int(pk), user=request.user, expected_version=_expected_version(request), **body.validated_data
+        )
         return self._detail(int(pk))
 
     @extend_schema(responses={200: AvailabilitySerializer(many=True)})
@@ -235,26 +284,42 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         if request.method == "POST":
             body = input_serializer(data=request.data)
             body.is_valid(raise_exception=True)
-            add(order_id=int(pk), data=to_input(body.validated_data), user=request.user)
+            add(
+                order_id=int(pk),
+                data=to_input(body.validated_data),
+                user=request.user,
+                expected_version=_expected_version(request),
+            )
         order = selectors.production_order_detail_qs().get(pk=int(pk))
         return Response(
             output(getattr(order, related).all(), many=True).data,
             status=status.HTTP_201_CREATED if request.method == "POST" else status.HTTP_200_OK,
+            headers={"ETag": _etag(order)},
         )
 
     def _child(
         self, request: Request, pk: str, child: dict, *, input_serializer, to_input, update, remove, related, output
     ) -> Response:
+        expected_version = _expected_version(request)
         if request.method == "DELETE":
-            remove(order_id=int(pk), user=request.user, **child)
-            return Response(status=status.HTTP_204_NO_CONTENT)
+            remove(order_id=int(pk), user=request.user, expected_version=expected_version, **child)
+            return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": _etag_of(int(pk))})
         body = input_serializer(data=request.data)
         body.is_valid(raise_exception=True)
-        update(order_id=int(pk), data=to_input(body.validated_data), user=request.user, **child)
+        update(
+            order_id=int(pk),
+            data=to_input(body.validated_data),
+            user=request.user,
+            expected_version=expected_version,
+            **child,
+        )
         order = selectors.production_order_detail_qs().get(pk=int(pk))
-        return Response(output(getattr(order, related).all(), many=True).data)
+        return Response(output(getattr(order, related).all(), many=True).data, headers={"ETag": _etag(order)})
 
-    @extend_schema(request=ComponentInputSerializer, responses={200: ComponentSerializer(many=True)})
+    @extend_schema(methods=["GET"], responses={200: ComponentSerializer(many=True)}, parameters=[ETAG])
+    @order_command(
+        methods=["POST"], request=ComponentInputSerializer, ok=ComponentSerializer(many=True), status_code=201
+    )
     @action(detail=True, methods=["get", "post"])
     def components(self, request: Request, pk: str) -> Response:
         return self._children(
@@ -267,7 +332,8 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             output=ComponentSerializer,
         )
 
-    @extend_schema(request=ComponentInputSerializer, responses={200: ComponentSerializer(many=True)})
+    @order_command(methods=["PUT"], request=ComponentInputSerializer, ok=ComponentSerializer(many=True))
+    @order_command(methods=["DELETE"], ok=None, status_code=204)
     @action(detail=True, methods=["put", "delete"], url_path=r"components/(?P<component_id>\d+)")
     def component(self, request: Request, pk: str, component_id: str) -> Response:
         return self._child(
@@ -282,7 +348,10 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             output=ComponentSerializer,
         )
 
-    @extend_schema(request=OperationInputSerializer, responses={200: OperationSerializer(many=True)})
+    @extend_schema(methods=["GET"], responses={200: OperationSerializer(many=True)}, parameters=[ETAG])
+    @order_command(
+        methods=["POST"], request=OperationInputSerializer, ok=OperationSerializer(many=True), status_code=201
+    )
     @action(detail=True, methods=["get", "post"])
     def operations(self, request: Request, pk: str) -> Response:
         return self._children(
@@ -295,7 +364,8 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             output=OperationSerializer,
         )
 
-    @extend_schema(request=OperationInputSerializer, responses={200: OperationSerializer(many=True)})
+    @order_command(methods=["PUT"], request=OperationInputSerializer, ok=OperationSerializer(many=True))
+    @order_command(methods=["DELETE"], ok=None, status_code=204)
     @action(detail=True, methods=["put", "delete"], url_path=r"operations/(?P<operation_id>\d+)")
     def operation(self, request: Request, pk: str, operation_id: str) -> Response:
         return self._child(

@@ -66,6 +66,8 @@ class OrderEditForm(PageForm):
 
 
 class ReleaseForm(PageForm):
+    # The version the page showed; absent means "whatever is current" (no check).
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     force = forms.BooleanField(required=False, label="Release despite shortages")
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 

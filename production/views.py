@@ -44,6 +44,8 @@ from production.forms import (
 )
 from production.models import OrderOperation, ProductionOrder
 
+# Rows of the dashboard's load table (the capacity page has them all); their load is read in a
+# fixed number of queries however many rows there are.
 DASHBOARD_WORK_CENTERS = 30
 
 
@@ -62,10 +64,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .order_by("-late_by_minutes")[:10]
     )
     today = timezone.localdate()
-    load = []
-    for wc in planning_selectors.work_center_list().filter(is_active=True)[:DASHBOARD_WORK_CENTERS]:
-        bucket = planning_selectors.work_center_load(work_center_id=wc.pk, date_from=today, date_to=today)[0]
-        load.append((wc, bucket, _pct(bucket.required_hours, bucket.available_hours)))
+    work_centers = list(planning_selectors.work_center_list().filter(is_active=True)[:DASHBOARD_WORK_CENTERS])
+    loads = planning_selectors.work_centers_load(
+        work_center_ids=[wc.pk for wc in work_centers], date_from=today, date_to=today
+    )
+    load = [
+        (wc, bucket, _pct(bucket.required_hours, bucket.available_hours))
+        for wc in work_centers
+        for bucket in loads[wc.pk]
+    ]
     return render(
         request,
         "production/dashboard.html",
@@ -135,7 +142,9 @@ def _bulk_release(request: HttpRequest) -> HttpResponse:
     results = []
     for order_id in ids:
         try:
-            services.production_order_release(order_id=order_id, user=request.user)
+            services.production_order_release(
+                order_id=order_id, user=request.user, expected_version=_posted_version(request, f"version-{order_id}")
+            )
         except DomainError as exc:
             results.append({"number": numbers.get(order_id, order_id), "ok": False, "message": exc.message})
         else:
@@ -266,6 +275,13 @@ def _back(order_id: int) -> HttpResponse:
     return redirect("production:order-detail", pk=order_id)
 
 
+def _posted_version(request: HttpRequest, name: str = "version") -> int | None:
+    """The order version the page showed when the planner clicked: the service refuses the
+    command if someone changed the order since (a message, not a silent overwrite)."""
+    raw = request.POST.get(name, "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
 @require_POST
 @planner_required
 def order_release(request: HttpRequest, pk: int) -> HttpResponse:
@@ -275,6 +291,7 @@ def order_release(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         services.production_order_release,
         order_id=pk,
+        expected_version=form.cleaned_data.get("version"),
         force=form.cleaned_data.get("force", False),
         reason=form.cleaned_data.get("reason", ""),
         success="Order released: components reserved.",
@@ -285,14 +302,26 @@ def order_release(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @planner_required
 def order_close(request: HttpRequest, pk: int) -> HttpResponse:
-    run_reason_command(request, services.production_order_close, order_id=pk, success="Order closed.")
+    run_reason_command(
+        request,
+        services.production_order_close,
+        order_id=pk,
+        expected_version=_posted_version(request),
+        success="Order closed.",
+    )
     return _back(pk)
 
 
 @require_POST
 @planner_required
 def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    run_reason_command(request, services.production_order_cancel, order_id=pk, success="Order cancelled.")
+    run_reason_command(
+        request,
+        services.production_order_cancel,
+        order_id=pk,
+        expected_version=_posted_version(request),
+        success="Order cancelled.",
+    )
     return _back(pk)
 
 

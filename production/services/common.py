@@ -9,7 +9,7 @@ import pghistory
 from django.db import connection
 from django.utils import timezone
 
-from config.exceptions import StateConflict
+from config.exceptions import PreconditionFailed, StateConflict
 from planning.mrp.services import planning_mark_dirty
 from production.enums import ORDER_TRANSITIONS, STRUCTURE_EDITABLE, OrderStatus
 from production.models import OrderNumberSequence, OrderStatusChange, ProductionOrder
@@ -25,6 +25,19 @@ def ensure_transition(order: ProductionOrder, to_status: str) -> None:
             f"{OrderStatus(to_status).label.lower()}.",
             code="invalid_transition",
             fields={"status": order.status},
+        )
+
+
+def ensure_version(order: ProductionOrder, expected_version: int | None) -> None:
+    """Optimistic concurrency: a command based on a stale version of the order is refused
+    (412), so two planners never overwrite each other silently. Call it only after the order
+    row is locked, before any other guard: a client with a stale view learns that first."""
+    if expected_version is not None and order.version != expected_version:
+        raise PreconditionFailed(
+            f"Order {order.number} was changed by someone else (version {order.version}, you had "
+            f"{expected_version}): look at the current order and apply your change again.",
+            code="stale_version",
+            fields={"version": "stale"},
         )
 
 

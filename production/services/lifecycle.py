@@ -13,7 +13,7 @@ from planning.services import capacity_requirements_clear
 from production.enums import Flushing, OperationStatus, OrderStatus, OrderType, PostingStatus
 from production.models import OrderComponent, ProductionOrder
 from production.selectors import Shortage, production_order_shortages
-from production.services.common import DOCUMENT_TYPE, audit, ensure_transition, set_status
+from production.services.common import DOCUMENT_TYPE, audit, ensure_transition, ensure_version, set_status
 from production.services.costs import order_costs_actualize, order_costs_plan
 from production.services.orders import _locked_order
 from production.services.scheduling import production_order_schedule
@@ -38,11 +38,14 @@ def _shortage_fields(shortages: list[Shortage]) -> dict:
 
 
 @transaction.atomic
-def production_order_release(*, order_id: int, user, force: bool = False, reason: str = "") -> ProductionOrder:
+def production_order_release(
+    *, order_id: int, user, force: bool = False, reason: str = "", expected_version: int | None = None
+) -> ProductionOrder:
     """Approve the order for the floor: check availability, reserve the components, issue the
     forward-flushed ones, schedule. With shortages the release is refused unless the planner
     forces it, which is recorded."""
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     ensure_transition(order, OrderStatus.RELEASED)
     if order.in_engineering:
         raise StateConflict(
@@ -134,10 +137,13 @@ def _has_postings(order: ProductionOrder) -> bool:
 
 
 @transaction.atomic
-def production_order_cancel(*, order_id: int, user, reason: str = "") -> ProductionOrder:
+def production_order_cancel(
+    *, order_id: int, user, reason: str = "", expected_version: int | None = None
+) -> ProductionOrder:
     """Cancel a planned or released order on which nothing was posted; its reservations and
     capacity are released."""
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     ensure_transition(order, OrderStatus.CANCELLED)
     confirmed = order.operations.exclude(confirmed_good=0, confirmed_scrap=0).exists()
     if confirmed or _has_postings(order):
@@ -153,10 +159,13 @@ def production_order_cancel(*, order_id: int, user, reason: str = "") -> Product
 
 
 @transaction.atomic
-def production_order_close(*, order_id: int, user, reason: str = "") -> ProductionOrder:
+def production_order_close(
+    *, order_id: int, user, reason: str = "", expected_version: int | None = None
+) -> ProductionOrder:
     """Technically complete the order: release what is still reserved, fix actual costs and
     variances, and refuse every further posting."""
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     ensure_transition(order, OrderStatus.CLOSED)
     open_postings = order.confirmations.filter(posting_status__in=[PostingStatus.PENDING, PostingStatus.FAILED]).count()
     if open_postings:
@@ -179,9 +188,12 @@ def production_order_close(*, order_id: int, user, reason: str = "") -> Producti
 
 
 @transaction.atomic
-def production_order_engineering_approve(*, order_id: int, user, reason: str = "") -> ProductionOrder:
+def production_order_engineering_approve(
+    *, order_id: int, user, reason: str = "", expected_version: int | None = None
+) -> ProductionOrder:
     """ETO: engineering has completed the structure; from now on it is locked like any other."""
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     if order.order_type != OrderType.ETO:
         raise StateConflict(f"Order {order.number} is not an ETO order.", code="not_eto")
     if order.engineering_approved_at is not None:

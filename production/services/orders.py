@@ -20,7 +20,13 @@ from production.enums import Flushing, OrderStatus, OrderType
 from production.locks import production_order_qs_select_for_update
 from production.models import OrderComponent, OrderOperation, ProductionOrder
 from production.services import structure
-from production.services.common import audit, ensure_structure_editable, mark_planning_dirty, order_numbers_next
+from production.services.common import (
+    audit,
+    ensure_structure_editable,
+    ensure_version,
+    mark_planning_dirty,
+    order_numbers_next,
+)
 from production.services.scheduling import production_order_schedule, production_orders_schedule
 
 QUANT = Decimal(1).scaleb(-QTY_PLACES)
@@ -324,18 +330,6 @@ def _locked_order(order_id: int) -> ProductionOrder:
         raise NotFound(f"Production order {order_id} does not exist.") from exc
 
 
-def ensure_version(order: ProductionOrder, expected_version: int | None) -> None:
-    """Optimistic concurrency: an edit based on a stale version is refused (412)."""
-    if expected_version is not None and order.version != expected_version:
-        from config.exceptions import PreconditionFailed
-
-        raise PreconditionFailed(
-            f"Order {order.number} was changed by someone else (version {order.version}, you had "
-            f"{expected_version}); reload it and apply your change again.",
-            code="stale_version",
-        )
-
-
 @transaction.atomic
 def production_order_update(
     *,
@@ -401,23 +395,33 @@ def _ensure_open(order: ProductionOrder) -> None:
 
 @transaction.atomic
 def production_order_reschedule(
-    *, order_id: int, user, due_date: dt.date | None = None, start: dt.datetime | None = None
+    *,
+    order_id: int,
+    user,
+    due_date: dt.date | None = None,
+    start: dt.datetime | None = None,
+    expected_version: int | None = None,
 ) -> ProductionOrder:
-    """Schedule again: backward from the (new) due date, or forward from ``start``."""
+    """Schedule again: backward from the (new) due date, or forward from ``start``. The
+    schedule is part of the order, so the version moves even when the due date stays."""
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     _ensure_open(order)
     with audit(user, "reschedule"):
+        changed = ["version", "updated_at"]
         if due_date is not None:
             order.due_date = due_date
-            order.version += 1
-            order.save(update_fields=["due_date", "version", "updated_at"])
+            changed.append("due_date")
+        order.version += 1
+        order.save(update_fields=changed)
         production_order_schedule(order=order, start=start)
     return order
 
 
 @transaction.atomic
-def production_order_delete(*, order_id: int, user) -> None:
+def production_order_delete(*, order_id: int, user, expected_version: int | None = None) -> None:
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     if order.status != OrderStatus.PLANNED:
         from config.exceptions import StateConflict
 
@@ -454,8 +458,11 @@ def _validate_component(data: ComponentInput) -> Item:
 
 
 @transaction.atomic
-def production_order_component_add(*, order_id: int, data: ComponentInput, user) -> OrderComponent:
+def production_order_component_add(
+    *, order_id: int, data: ComponentInput, user, expected_version: int | None = None
+) -> OrderComponent:
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     ensure_structure_editable(order)
     item = _validate_component(data)
     if item.pk == order.item_id:
@@ -484,9 +491,10 @@ def production_order_component_add(*, order_id: int, data: ComponentInput, user)
 
 @transaction.atomic
 def production_order_component_update(
-    *, order_id: int, component_id: int, data: ComponentInput, user
+    *, order_id: int, component_id: int, data: ComponentInput, user, expected_version: int | None = None
 ) -> OrderComponent:
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     ensure_structure_editable(order)
     component = order.components.filter(pk=component_id).first()
     if component is None:
@@ -508,8 +516,11 @@ def production_order_component_update(
 
 
 @transaction.atomic
-def production_order_component_remove(*, order_id: int, component_id: int, user) -> None:
+def production_order_component_remove(
+    *, order_id: int, component_id: int, user, expected_version: int | None = None
+) -> None:
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     ensure_structure_editable(order)
     with audit(user, "component_remove"):
         deleted, _ = order.components.filter(pk=component_id).delete()
@@ -533,8 +544,11 @@ def _validate_operation(data: OperationInput) -> WorkCenter:
 
 
 @transaction.atomic
-def production_order_operation_add(*, order_id: int, data: OperationInput, user) -> OrderOperation:
+def production_order_operation_add(
+    *, order_id: int, data: OperationInput, user, expected_version: int | None = None
+) -> OrderOperation:
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     ensure_structure_editable(order)
     _validate_operation(data)
     if order.operations.filter(sequence=data.sequence).exists():
@@ -550,9 +564,10 @@ def production_order_operation_add(*, order_id: int, data: OperationInput, user)
 
 @transaction.atomic
 def production_order_operation_update(
-    *, order_id: int, operation_id: int, data: OperationInput, user
+    *, order_id: int, operation_id: int, data: OperationInput, user, expected_version: int | None = None
 ) -> OrderOperation:
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     ensure_structure_editable(order)
     operation = order.operations.filter(pk=operation_id).first()
     if operation is None:
@@ -572,8 +587,11 @@ def production_order_operation_update(
 
 
 @transaction.atomic
-def production_order_operation_remove(*, order_id: int, operation_id: int, user) -> None:
+def production_order_operation_remove(
+    *, order_id: int, operation_id: int, user, expected_version: int | None = None
+) -> None:
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     ensure_structure_editable(order)
     with audit(user, "operation_remove"):
         deleted, _ = order.operations.filter(pk=operation_id).delete()

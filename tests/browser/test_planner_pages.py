@@ -183,3 +183,28 @@ def test_master_data_pages(page, plant, user_with_role):
     assert page.get_by_role("cell", name="WC-A", exact=True).count() == 1
     page.goto("/planning/routings/")
     screenshot(page, "pages-routings")
+
+
+def test_release_of_an_order_changed_meanwhile_shows_the_stale_message(page, plant, user_with_role):
+    # given a planner looking at an order that another planner then changes
+    plant.stock()
+    user = user_with_role(Role.PLANNER)
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(10), user=user
+    )
+    login(page, user.username)
+    page.goto(f"/production/orders/{order.pk}/")
+    page.get_by_role("heading", name=order.number).wait_for()
+    services.production_order_update(order_id=order.pk, user=user_with_role(Role.PLANNER), quantity=Decimal(3))
+
+    # when the first planner releases what they saw
+    page.get_by_role("button", name="Release", exact=True).click()
+    page.get_by_role("button", name="Confirm release").click()
+
+    # then they are told it changed, and the order is not released
+    alert = page.locator(".msg-error")
+    alert.wait_for()
+    assert "changed by someone else" in alert.inner_text()
+    order.refresh_from_db()
+    assert order.status == "planned"
+    screenshot(page, "pages-release-stale-version")

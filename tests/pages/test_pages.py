@@ -108,6 +108,79 @@ def test_order_edit_stale_version_is_refused(client_for, plant, planner):
     assert order.quantity == Decimal(2)
 
 
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [("release", {}), ("close", {"reason": "done"}), ("cancel", {"reason": "not needed"})],
+)
+def test_order_command_from_a_stale_page_shows_the_message_and_changes_nothing(
+    client_for, plant, planner, command, extra
+):
+    # given an order page showing version N, and another planner's change since
+    plant.stock()
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(5), user=planner
+    )
+    if command == "close":
+        order = services.production_order_release(order_id=order.pk, user=planner)
+    client = client_for(Role.PLANNER)
+    shown = client.get(f"/production/orders/{order.pk}/").content.decode()
+    assert f'name="version" value="{order.version}"' in shown
+    services.production_order_update(order_id=order.pk, user=planner, priority=2)
+    status_before = order.status
+
+    # when the dialog is posted with the version the page showed
+    response = client.post(
+        f"/production/orders/{order.pk}/{command}/", {"version": order.version, **extra}, follow=True
+    )
+
+    # then the page says so, and the order keeps its status
+    assert "changed by someone else" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == status_before
+
+
+def test_order_command_from_a_current_page_goes_through(client_for, plant, planner):
+    plant.stock()
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(5), user=planner
+    )
+
+    client_for(Role.PLANNER).post(f"/production/orders/{order.pk}/release/", {"version": order.version})
+
+    order.refresh_from_db()
+    assert order.status == "released"
+
+
+def test_bulk_release_refuses_an_order_changed_since_the_list_was_shown(client_for, plant, planner):
+    # given a list showing two planned orders, one of which another planner changes
+    plant.stock()
+    kept, changed = (
+        services.production_order_create(
+            item_id=plant.finished.pk, quantity=Decimal(1), due_date=in_days(5), user=planner
+        )
+        for _ in range(2)
+    )
+    client = client_for(Role.PLANNER)
+    listed = client.get("/production/orders/").content.decode()
+    assert f'name="version-{changed.pk}" value="{changed.version}"' in listed
+    services.production_order_update(order_id=changed.pk, user=planner, quantity=Decimal(40))
+
+    # when both are bulk-released with the versions the list showed
+    response = client.post(
+        "/production/orders/",
+        {"order": [kept.pk, changed.pk], f"version-{kept.pk}": kept.version, f"version-{changed.pk}": changed.version},
+        follow=True,
+    )
+
+    # then the unchanged one is released and the changed one is not, with the reason
+    results = {r["number"]: r for r in response.context["results"]}
+    assert results[kept.number]["ok"] is True
+    assert results[changed.number]["ok"] is False
+    assert "changed by someone else" in results[changed.number]["message"]
+    changed.refresh_from_db()
+    assert changed.status == "planned"
+
+
 def test_code128_svg_encodes_the_order_number():
     from production.views import code128_svg
 
@@ -158,3 +231,35 @@ def test_master_data_pages_query_count_constant(client_for, plant, django_assert
         RoutingOperationFactory(routing=RoutingFactory(item=item), sequence=10, work_center=wc)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(path).status_code == 200
+
+
+def test_dashboard_load_costs_the_same_queries_for_2_and_for_10_work_centers(client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from planning.scheduling import RequirementSpec
+    from planning.services import capacity_requirements_replace
+    from tests.planning.factories import WorkCenterFactory
+
+    def add_work_centers(n: int) -> None:
+        for _ in range(n):
+            wc = WorkCenterFactory()
+            capacity_requirements_replace(
+                source_type="demo",
+                source_id=wc.pk,
+                requirements=[RequirementSpec(work_center_id=wc.pk, date=timezone.localdate(), hours=Decimal(3))],
+            )
+
+    client = client_for(Role.PLANNER)
+    add_work_centers(2)
+    client.get("/")
+    with CaptureQueriesContext(connection) as for_two:
+        assert len(client.get("/").context["load"]) == 2
+    add_work_centers(8)
+    with CaptureQueriesContext(connection) as for_ten:
+        response = client.get("/")
+
+    assert len(response.context["load"]) == 10
+    assert all(bucket.required_hours == 3 for _, bucket, _ in response.context["load"])
+    assert len(for_ten.captured_queries) == len(for_two.captured_queries)

@@ -8,7 +8,7 @@ import pytest
 from config.exceptions import ValidationFailed
 from planning.models import CapacityRequirement
 from planning.scheduling import OperationSpec, RequirementSpec, requirements_from_schedule, schedule_forward
-from planning.selectors import work_center_capacity, work_center_load
+from planning.selectors import work_center_capacity, work_center_load, work_centers_load
 from planning.services import capacity_requirements_clear, capacity_requirements_replace
 from tests.planning.factories import CalendarExceptionFactory, CalendarFactory, WorkCenterFactory
 
@@ -110,3 +110,51 @@ def test_capacity_requirements_replace_refuses_unknown_status():
             status="bogus",
         )
     assert "status" in err.value.fields
+
+
+def _work_centers_with_load(n: int, day: date) -> list:
+    centers = [WorkCenterFactory(parallel_units=1 + i % 2) for i in range(n)]
+    for i, wc in enumerate(centers):
+        capacity_requirements_replace(
+            source_type="demo",
+            source_id=i + 1,
+            requirements=[RequirementSpec(work_center_id=wc.pk, date=day, hours=Decimal(i + 1))],
+        )
+    return centers
+
+
+def test_work_centers_load_equals_the_load_of_each_work_center():
+    # given three work centers on different calendars, each with its own load on Monday
+    monday = date(2025, 1, 6)
+    centers = _work_centers_with_load(3, monday)
+    ids = [wc.pk for wc in centers]
+
+    # when
+    days = work_centers_load(work_center_ids=ids, date_from=monday, date_to=date(2025, 1, 12))
+    weeks = work_centers_load(work_center_ids=ids, date_from=monday, date_to=date(2025, 1, 12), bucket="week")
+
+    # then each is what the single-work-center report says
+    for wc in centers:
+        assert days[wc.pk] == work_center_load(work_center_id=wc.pk, date_from=monday, date_to=date(2025, 1, 12))
+        assert weeks[wc.pk] == work_center_load(
+            work_center_id=wc.pk, date_from=monday, date_to=date(2025, 1, 12), bucket="week"
+        )
+    assert [days[wc.pk][0].required_hours for wc in centers] == [1, 2, 3]
+    assert [days[wc.pk][0].available_hours for wc in centers] == [8, 16, 8]
+
+
+def test_work_centers_load_costs_the_same_queries_for_2_and_for_10_work_centers():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monday = date(2025, 1, 6)
+    two = [wc.pk for wc in _work_centers_with_load(2, monday)]
+    ten = two + [wc.pk for wc in _work_centers_with_load(8, monday)]
+
+    with CaptureQueriesContext(connection) as for_two:
+        work_centers_load(work_center_ids=two, date_from=monday, date_to=monday)
+    with CaptureQueriesContext(connection) as for_ten:
+        loads = work_centers_load(work_center_ids=ten, date_from=monday, date_to=monday)
+
+    assert len(for_two.captured_queries) == len(for_ten.captured_queries)
+    assert len(loads) == 10
