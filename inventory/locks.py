@@ -5,11 +5,12 @@ same rows queue instead of deadlocking."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
 from django.db import connection
 from django.db.models import QuerySet
 
-from config.db import instance_from_row, select_columns
+from config.db import instance_from_row, prepared_instances, select_columns
 from inventory.models import Reservation, StockBalance, StockPosting
 
 BalanceKey = tuple[int, int, int | None]
@@ -59,6 +60,21 @@ def stock_balances_lock(*, keys: Iterable[BalanceKey], item_location_pairs: Iter
         )
         rows = [instance_from_row(StockBalance, row) for row in cursor.fetchall()]
     return {(b.item_id, b.location_id, b.lot_id): b for b in rows}
+
+
+@cache
+def _reservations_lock_sql() -> str:
+    table = Reservation._meta.db_table
+    return (
+        f"SELECT {select_columns(Reservation, 'r')} FROM {table} r WHERE r.id = ANY(%s) "  # noqa: S608
+        "ORDER BY r.id FOR NO KEY UPDATE OF r"
+    )
+
+
+def reservations_lock(ids: Iterable[int]) -> list[Reservation]:
+    """Lock reservations by id, in id order (``reservations_qs_select_for_update`` as one
+    prepared statement: every posting batch that consumes reservations runs it)."""
+    return prepared_instances(Reservation, _reservations_lock_sql(), [sorted(ids)])
 
 
 def reservations_qs_select_for_update() -> QuerySet[Reservation]:

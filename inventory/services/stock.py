@@ -11,22 +11,33 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.db import bulk_update_fields, copy_rows
+from config.db import bulk_update_fields, copy_rows, instance_from_row, prepared_instances, select_columns
 from config.exceptions import DomainError, InsufficientStock, NotFound, StateConflict, ValidationFailed
 from config.fields import ZERO
 from inventory.enums import MOVEMENT_SIGN, MovementType, ReservationStatus
 from inventory.locks import (
     BalanceKey,
+    reservations_lock,
     reservations_qs_select_for_update,
     stock_balances_lock,
     stock_posting_qs_select_for_update,
 )
-from inventory.models import Item, Location, Lot, Reservation, StockBalance, StockMovement, StockPosting
+from inventory.models import (
+    Item,
+    Location,
+    Lot,
+    Reservation,
+    StockBalance,
+    StockMovement,
+    StockPosting,
+    UnitOfMeasure,
+)
 
 QTY_QUANT = Decimal("0.0001")
 
@@ -70,11 +81,35 @@ def _validate_reference(reference: DocumentRef) -> None:
         raise ValidationFailed("A document type is required.", code="required", fields={"document_type": "required"})
 
 
+@cache
+def _master_sql() -> tuple[str, str, str]:
+    """Items with their units, locations and lots of a batch, by id arrays: hand-written and
+    prepared, as every posting batch runs them (the ORM compiled each in about a millisecond)."""
+    item, uom = Item._meta.db_table, UnitOfMeasure._meta.db_table
+    return (
+        f"SELECT {select_columns(Item, 'i')}, {select_columns(UnitOfMeasure, 'u')} FROM {item} i "  # noqa: S608
+        f"JOIN {uom} u ON u.id = i.uom_id WHERE i.id = ANY(%s)",
+        f"SELECT {select_columns(Location, 'l')} FROM {Location._meta.db_table} l WHERE l.id = ANY(%s)",  # noqa: S608
+        f"SELECT {select_columns(Lot, 't')} FROM {Lot._meta.db_table} t WHERE t.id = ANY(%s)",  # noqa: S608
+    )
+
+
 def _load_master(lines: Sequence[PostingLine]) -> tuple[dict[int, Item], dict[int, Location], dict[int, Lot]]:
-    items = Item.objects.select_related("uom").in_bulk({ln.item_id for ln in lines})
-    locations = Location.objects.in_bulk({ln.location_id for ln in lines})
-    lots = Lot.objects.in_bulk({ln.lot_id for ln in lines if ln.lot_id})
-    return items, locations, lots
+    items_sql, locations_sql, _ = _master_sql()
+    items = {}
+    for item in prepared_instances(Item, items_sql, [sorted({ln.item_id for ln in lines})]):
+        item.uom = instance_from_row(UnitOfMeasure, item._extra)
+        items[item.pk] = item
+    locations = {
+        loc.pk: loc for loc in prepared_instances(Location, locations_sql, [sorted({ln.location_id for ln in lines})])
+    }
+    return items, locations, _lots_by_id({ln.lot_id for ln in lines if ln.lot_id})
+
+
+def _lots_by_id(ids) -> dict[int, Lot]:
+    if not ids:
+        return {}
+    return {lot.pk: lot for lot in prepared_instances(Lot, _master_sql()[2], [sorted(ids)])}
 
 
 def _validate_lines(
@@ -249,19 +284,24 @@ def _ensure_reservations_respected(*, outgoing, on_hand_delta, reserved_delta, b
     location), available (on hand − reserved, over all lots) must not drop below zero
     because of it. Consuming one's own reservation leaves available unchanged and is always
     allowed; so is anything at a location that allows negative stock."""
+    change: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    taken: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for key, delta in on_hand_delta.items():
+        change[key[:2]] += delta
+        if delta < 0:
+            taken[key[:2]] -= delta
+    for key, delta in reserved_delta.items():
+        change[key[:2]] -= delta
     for item_id, location_id in sorted(outgoing):
         location = batch.locations[location_id]
         if location.allow_negative:
             continue
         pair = (item_id, location_id)
         after = sum((b.on_hand - b.reserved for b in batch.by_pair[pair]), ZERO)
-        change = sum((d for k, d in on_hand_delta.items() if k[:2] == pair), ZERO) - sum(
-            (d for k, d in reserved_delta.items() if k[:2] == pair), ZERO
-        )
-        before = after - change
-        if after < 0 and change < 0:
+        before = after - change[pair]
+        if after < 0 and change[pair] < 0:
             item = batch.items[item_id]
-            needed = -sum((d for k, d in on_hand_delta.items() if k[:2] == pair and d < 0), ZERO)
+            needed = taken[pair]
             raise InsufficientStock(
                 f"Insufficient stock of {item.sku} at {location.code}: needed {_fmt(needed)}, available "
                 f"{_fmt(max(before, ZERO))}; the rest is reserved for other documents.",
@@ -344,7 +384,7 @@ def _lock(requests: Sequence[_Request], items, locations, lots) -> _Batch:
     reservation_ids = sorted({ln.reservation_id for ln in lines if ln.reservation_id})
     reservations: dict[int, Reservation] = {}
     if reservation_ids:
-        reservations = {r.pk: r for r in reservations_qs_select_for_update().filter(pk__in=reservation_ids)}
+        reservations = {r.pk: r for r in reservations_lock(reservation_ids)}
     keys = {(ln.item_id, ln.location_id, ln.lot_id) for ln in lines if not ln.pick_lots}
     keys |= {(r.item_id, r.location_id, r.lot_id) for r in reservations.values()}
     outgoing = {(ln.item_id, ln.location_id) for ln in lines if Decimal(ln.quantity) < 0}
@@ -352,8 +392,14 @@ def _lock(requests: Sequence[_Request], items, locations, lots) -> _Batch:
     picked = {(ln.item_id, ln.location_id) for ln in lines if ln.pick_lots}
     missing = {b.lot_id for k, b in balances.items() if b.lot_id and k[:2] in picked and b.lot_id not in lots}
     if missing:
-        lots = {**lots, **Lot.objects.in_bulk(missing)}
+        lots = {**lots, **_lots_by_id(missing)}
     return _Batch(items=items, locations=locations, lots=lots, reservations=reservations, balances=balances)
+
+
+@cache
+def _posting_keys_sql() -> str:
+    table = StockPosting._meta.db_table
+    return f"SELECT {select_columns(StockPosting, 'p')} FROM {table} p WHERE p.posting_key = ANY(%s)"  # noqa: S608
 
 
 def _existing_postings(requests: Sequence[_Request]) -> dict[str, StockPosting]:
@@ -369,7 +415,7 @@ def _existing_postings(requests: Sequence[_Request]) -> dict[str, StockPosting]:
         )
     if not keys:
         return {}
-    existing = {p.posting_key: p for p in StockPosting.objects.filter(posting_key__in=keys)}
+    existing = {p.posting_key: p for p in prepared_instances(StockPosting, _posting_keys_sql(), [keys])}
     for index, r in enumerate(requests):
         found = existing.get(r.posting_key) if r.posting_key else None
         if found is None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import connection
 from django.db.models import Sum
 
+from config.db import execute_prepared
 from config.fields import MONEY_PLACES, ZERO
 from inventory.models import StockMovement
 from planning.models import WorkCenter
@@ -59,12 +61,16 @@ def planned_unit_cost(order: ProductionOrder) -> Decimal:
 
 def planned_unit_costs(orders: list[ProductionOrder]) -> dict[int, Decimal]:
     """``planned_unit_cost`` of many orders: one query for those planned at release."""
-    totals = dict(
-        OrderCost.objects.filter(order__in=orders)
-        .exclude(category=CostCategory.OUTPUT)
-        .values_list("order_id")
-        .annotate(t=Sum("planned"))
+    if not orders:
+        return {}
+    # Hand-written and prepared: the posting worker runs it for every batch with receipts.
+    sql = (
+        f"SELECT order_id, SUM(planned) FROM {OrderCost._meta.db_table} "  # noqa: S608
+        "WHERE order_id = ANY(%s) AND category <> %s GROUP BY order_id"
     )
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, sql, [sorted({o.pk for o in orders}), CostCategory.OUTPUT])
+        totals = dict(cursor.fetchall())
     costs = {}
     for order in orders:
         total = totals.get(order.pk)
