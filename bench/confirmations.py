@@ -359,6 +359,9 @@ def main() -> None:
     statuses = dict(Confirmation.objects.filter(pk__in=ids).values_list("pk", "posting_status"))
     latencies = sorted((posted[i].timestamp() - started) * 1000 for i, started, _ in results if posted.get(i))
     request_ms = sorted((done - started) * 1000 for _, started, done in results)
+    if os.environ.get("BENCH_DUMP"):  # per confirmation: id, POST start, POST end, posted (epoch s)
+        rows = [(i, s, d, posted[i].timestamp() if posted.get(i) else None) for i, s, d in results]
+        Path(os.environ["BENCH_DUMP"]).write_text(json.dumps(rows))
     postings = StockPosting.objects.filter(
         posting_key__startswith="production_order:confirmation:", document_line_id__in=ids
     )
