@@ -119,7 +119,7 @@ PRODUCTION_RECEIPT_LOCATION = os.environ.get("PRODUCTION_RECEIPT_LOCATION", "FG-
 CONFIRMATION_TOLERANCE_PERCENT = os.environ.get("CONFIRMATION_TOLERANCE_PERCENT", "0")
 POSTING_OUTBOX_REQUEUE_SECONDS = int(os.environ.get("POSTING_OUTBOX_REQUEUE_SECONDS", "30"))
 # Pending confirmations one posting transaction takes at most (group commit).
-CONFIRMATION_POSTING_BATCH = int(os.environ.get("CONFIRMATION_POSTING_BATCH", "50"))
+CONFIRMATION_POSTING_BATCH = int(os.environ.get("CONFIRMATION_POSTING_BATCH", "200"))
 # Shop floor: sign-out after this many seconds without a touch; PIN lockout policy.
 FLOOR_IDLE_SECONDS = int(os.environ.get("FLOOR_IDLE_SECONDS", "300"))
 FLOOR_PIN_MAX_ATTEMPTS = int(os.environ.get("FLOOR_PIN_MAX_ATTEMPTS", "5"))
