@@ -3,6 +3,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 class KnoxTokenScheme(OpenApiAuthenticationExtension):
     target_class = "knox.auth.TokenAuthentication"
+    match_subclasses = True  # config.auth.TokenAuthentication, the one in use
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
