@@ -1,5 +1,6 @@
 """OpenAPI schema additions that hold for the whole API, so that no endpoint has to repeat them:
-the token scheme and the one error shape on every 4xx response.
+the token scheme, the one error shape on every 4xx response, and ``Idempotency-Key`` on every
+view method decorated with ``config.idempotency.idempotent``.
 
 The hooks run through ``SCHEMA_SETTINGS`` (drf-spectacular's ``custom_settings``), which the
 ``/api/schema/`` view is given in ``config/urls.py``; from the command line:
@@ -17,11 +18,15 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent, build_mocked_view
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.viewsets import ViewSetMixin
+
+from config.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 SCHEMA_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.schema.postprocess_error_responses",
+        "config.schema.postprocess_idempotency_keys",
     ],
 }
 
@@ -121,4 +126,58 @@ def postprocess_error_responses(result: dict, generator: Any, **kwargs: Any) -> 
         for status, response in operation["responses"].items():
             if status.startswith("4"):
                 response.setdefault("content", _error_content(result))
+    return result
+
+
+# ------------------------------------------------------------------ Idempotency-Key
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": IDEMPOTENCY_HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": (
+        "Optional; makes the request safe to retry. A repeat with the same key and the same body is "
+        "not run again: it gets the first (successful) response, with the header `Idempotent-Replayed: true`. "
+        "The same key with another body gets 422 (`idempotency_key_reused`); a repeat while the first "
+        "request is still running gets 409 (`request_in_flight`). Keys are scoped to the authenticated "
+        "client and kept at least 24 hours. A request that failed stored nothing, so its retry runs anew."
+    ),
+}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "schema": {"type": "string", "enum": ["true"]},
+        "description": "Present when this is the stored response to an earlier request with the same "
+        "Idempotency-Key; the request was not run again.",
+    }
+}
+IN_FLIGHT = "A request with the same Idempotency-Key is still running (code `request_in_flight`): retry later."
+KEY_REUSED = "The Idempotency-Key was used before with another body (code `idempotency_key_reused`)."
+
+
+def _handler(view: Any, method: str) -> Any:
+    """The view method that answers ``method``, as the generator resolves it."""
+    if isinstance(view, ViewSetMixin):
+        return getattr(view, view.action, None) if view.action else None
+    return getattr(view, method.lower(), None)
+
+
+def postprocess_idempotency_keys(result: dict, generator: Any, **kwargs: Any) -> dict:
+    """Document ``Idempotency-Key`` (request header, replay header, 409 and 422) on every
+    operation whose view method is marked by ``config.idempotency.idempotent``."""
+    for path, _path_regex, method, callback in generator.endpoints:
+        view = generator.create_view(callback, method)
+        if not getattr(_handler(view, method), "idempotent", False):
+            continue
+        operation = result.get("paths", {}).get(generator.coerce_path(path, method, view), {}).get(method.lower())
+        if operation is None:  # left out of this schema (permissions, @extend_schema(exclude=True))
+            continue
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("in") == "header" and p.get("name") == IDEMPOTENCY_HEADER for p in parameters):
+            parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
+        for status, response in operation["responses"].items():
+            if status.startswith("2"):
+                response.setdefault("headers", {}).update(REPLAYED_HEADER)
+        add_error_response(result, operation, "400", ERROR_REASONS["400"])
+        add_error_response(result, operation, "409", IN_FLIGHT)
+        add_error_response(result, operation, "422", KEY_REUSED)
     return result

@@ -1,10 +1,11 @@
-"""The OpenAPI schema at /api/schema/: the one error shape on error responses, one component
-per name."""
+"""The OpenAPI schema at /api/schema/: Idempotency-Key where the view honours it, the one error
+shape on error responses, one component per name."""
 
 import pytest
 from django.test import Client
 
 ERROR_REF = "#/components/schemas/Error"
+CONFIRMATIONS = "/api/v1/confirmations/"
 RELEASE = "/api/v1/production-orders/{id}/release/"
 
 
@@ -15,8 +16,43 @@ def schema() -> dict:
     return response.json()
 
 
+def _header(operation: dict, name: str) -> dict | None:
+    return next((p for p in operation.get("parameters", []) if p["in"] == "header" and p["name"] == name), None)
+
+
 def _error_schema(operation: dict, status: str) -> str:
     return operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+
+
+@pytest.mark.parametrize(("path", "ok"), [(CONFIRMATIONS, "201"), (RELEASE, "200")])
+def test_idempotent_commands_document_the_idempotency_key(schema, path, ok):
+    operation = schema["paths"][path]["post"]
+
+    header = _header(operation, "Idempotency-Key")
+    assert header is not None
+    assert header.get("required") is False
+    for words in ("Idempotent-Replayed: true", "422", "409", "24 hours"):
+        assert words in header["description"]
+    assert "Idempotent-Replayed" in operation["responses"][ok]["headers"]
+    assert "request_in_flight" in operation["responses"]["409"]["description"]
+    assert "idempotency_key_reused" in operation["responses"]["422"]["description"]
+    assert _error_schema(operation, "409") == ERROR_REF
+    assert _error_schema(operation, "422") == ERROR_REF
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        (CONFIRMATIONS, "get"),
+        ("/api/v1/production-orders/{id}/", "get"),
+        ("/api/v1/production-orders/{id}/reschedule/", "post"),
+    ],
+)
+def test_reads_and_unkeyed_commands_have_no_idempotency_key(schema, path, method):
+    operation = schema["paths"][path][method]
+
+    assert _header(operation, "Idempotency-Key") is None
+    assert "422" not in operation["responses"]
 
 
 def test_error_responses_have_the_error_shape(schema):
