@@ -123,4 +123,5 @@ def idempotent(view_method: Callable) -> Callable:
                 record.save(update_fields=["state", "response_status", "response_body"])
             return response
 
+    wrapper.idempotent = True  # read by the OpenAPI schema (config.schema) to document the header
     return wrapper

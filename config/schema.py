@@ -1,8 +1,41 @@
+"""OpenAPI schema additions that hold for the whole API, so that no endpoint has to repeat them:
+the token scheme, the one error shape on every 4xx response, and ``Idempotency-Key`` on every
+view method decorated with ``config.idempotency.idempotent``.
+
+The hooks run through ``SCHEMA_SETTINGS`` (drf-spectacular's ``custom_settings``), which the
+``/api/schema/`` view is given in ``config/urls.py``; from the command line:
+``manage.py spectacular --custom-settings config.schema.SCHEMA_SETTINGS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from copy import deepcopy
+from functools import cache
+from typing import Any
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent, build_mocked_view
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.viewsets import ViewSetMixin
+
+from config.idempotency import HEADER as IDEMPOTENCY_HEADER
+
+SCHEMA_SETTINGS = {
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.postprocess_error_responses",
+        "config.schema.postprocess_idempotency_keys",
+    ],
+}
+
+WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 
 
 class KnoxTokenScheme(OpenApiAuthenticationExtension):
     target_class = "knox.auth.TokenAuthentication"
+    match_subclasses = True  # config.auth.TokenAuthentication, the one in use
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
@@ -12,3 +45,139 @@ class KnoxTokenScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Token <token>`; issue one with `manage.py issue_token <username>`.",
         }
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response (``config.exceptions``). A request that failed wrote nothing."""
+
+    code = serializers.CharField(
+        help_text="Machine-readable: `invalid`, `not_authenticated`, `permission_denied`, `not_found`, "
+        "`state_conflict`, `insufficient_stock`, `stale_version`, `request_in_flight`, "
+        "`idempotency_key_reused`, or a more specific code."
+    )
+    message = serializers.CharField(help_text="For people: what went wrong, naming the field.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per offending field (dotted paths for nested fields); empty when the error "
+        "is not about a field.",
+    )
+
+
+# ------------------------------------------------------------------ error responses
+ERROR_REASONS = {
+    "400": "The request is invalid (code `invalid` or a more specific one); `fields` names each offending field.",
+    "401": "Not authenticated: send `Authorization: Token <token>`.",
+    "403": "Your role does not allow this.",
+    "404": "No such object (code `not_found`).",
+    "409": "The object's current state does not allow this (code `state_conflict`, `insufficient_stock`, ...).",
+}
+
+
+@cache
+def _error_component() -> ResolvedComponent:
+    view = build_mocked_view("GET", "/", extend_schema(responses=ErrorSerializer), ComponentRegistry())
+    return view.schema.resolve_serializer(ErrorSerializer, "response")
+
+
+def _error_content(result: dict) -> dict:
+    """The ``Error`` body, its component added to ``result`` on first use."""
+    component = _error_component()
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault(component.name, deepcopy(component.schema))
+    return {"application/json": {"schema": component.ref}}
+
+
+def add_error_response(result: dict, operation: dict, status: str, reason: str) -> None:
+    """Document that ``operation`` may answer ``status`` with the error shape, for ``reason``
+    (added to the description of a response documented already)."""
+    response = operation.setdefault("responses", {}).setdefault(status, {"description": ""})
+    description = response.get("description", "")
+    if reason not in description:
+        response["description"] = f"{description}\n\n{reason}" if description else reason
+    response.setdefault("content", _error_content(result))
+
+
+def _operations(result: dict) -> Iterator[tuple[str, dict]]:
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                yield method, operation
+
+
+def postprocess_error_responses(result: dict, generator: Any, **kwargs: Any) -> dict:
+    """Give every operation the error responses it can produce, all with the ``Error`` body:
+    400 when it takes input, 401/403 when it needs a login, 404 when the path names an object,
+    409 when it writes; and the error body on 4xx responses documented without one (412)."""
+    for method, operation in _operations(result):
+        parameters = operation.get("parameters", [])
+        security = operation.get("security", [])
+        if "requestBody" in operation or any(p.get("in") != "path" for p in parameters):
+            add_error_response(result, operation, "400", ERROR_REASONS["400"])
+        if security and {} not in security:
+            # 401 comes from the token authenticator (it names a WWW-Authenticate scheme);
+            # a view with session authentication only answers a missing login with 403.
+            if any(KnoxTokenScheme.name in requirement for requirement in security):
+                add_error_response(result, operation, "401", ERROR_REASONS["401"])
+            add_error_response(result, operation, "403", ERROR_REASONS["403"])
+        if any(p.get("in") == "path" for p in parameters):
+            add_error_response(result, operation, "404", ERROR_REASONS["404"])
+        if method in WRITE_METHODS:
+            add_error_response(result, operation, "409", ERROR_REASONS["409"])
+        for status, response in operation["responses"].items():
+            if status.startswith("4"):
+                response.setdefault("content", _error_content(result))
+    return result
+
+
+# ------------------------------------------------------------------ Idempotency-Key
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": IDEMPOTENCY_HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": (
+        "Optional; makes the request safe to retry. A repeat with the same key and the same body is "
+        "not run again: it gets the first (successful) response, with the header `Idempotent-Replayed: true`. "
+        "The same key with another body gets 422 (`idempotency_key_reused`); a repeat while the first "
+        "request is still running gets 409 (`request_in_flight`). Keys are scoped to the authenticated "
+        "client and kept at least 24 hours. A request that failed stored nothing, so its retry runs anew."
+    ),
+}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "schema": {"type": "string", "enum": ["true"]},
+        "description": "Present when this is the stored response to an earlier request with the same "
+        "Idempotency-Key; the request was not run again.",
+    }
+}
+IN_FLIGHT = "A request with the same Idempotency-Key is still running (code `request_in_flight`): retry later."
+KEY_REUSED = "The Idempotency-Key was used before with another body (code `idempotency_key_reused`)."
+
+
+def _handler(view: Any, method: str) -> Any:
+    """The view method that answers ``method``, as the generator resolves it."""
+    if isinstance(view, ViewSetMixin):
+        return getattr(view, view.action, None) if view.action else None
+    return getattr(view, method.lower(), None)
+
+
+def postprocess_idempotency_keys(result: dict, generator: Any, **kwargs: Any) -> dict:
+    """Document ``Idempotency-Key`` (request header, replay header, 409 and 422) on every
+    operation whose view method is marked by ``config.idempotency.idempotent``."""
+    for path, _path_regex, method, callback in generator.endpoints:
+        view = generator.create_view(callback, method)
+        if not getattr(_handler(view, method), "idempotent", False):
+            continue
+        operation = result.get("paths", {}).get(generator.coerce_path(path, method, view), {}).get(method.lower())
+        if operation is None:  # left out of this schema (permissions, @extend_schema(exclude=True))
+            continue
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("in") == "header" and p.get("name") == IDEMPOTENCY_HEADER for p in parameters):
+            parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
+        for status, response in operation["responses"].items():
+            if status.startswith("2"):
+                response.setdefault("headers", {}).update(REPLAYED_HEADER)
+        add_error_response(result, operation, "400", ERROR_REASONS["400"])
+        add_error_response(result, operation, "409", IN_FLIGHT)
+        add_error_response(result, operation, "422", KEY_REUSED)
+    return result

@@ -192,6 +192,7 @@ class ProductionOrderUpdateSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+# The sales API uses this one too: one serializer, one ``ReasonRequest`` in the schema.
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 

@@ -14,6 +14,7 @@ from config.exceptions import ValidationFailed
 from config.idempotency import idempotent
 from config.roles import PLANNING_ROLES, Role
 from inventory.models import Item
+from production.serializers import ReasonSerializer
 from sales import selectors, services
 from sales.enums import SalesOrderStatus
 from sales.models import Customer, SalesOrder
@@ -24,7 +25,6 @@ from sales.serializers import (
     DeliverSerializer,
     DeliverySerializer,
     LineCancelSerializer,
-    ReasonSerializer,
     SalesOrderCreateSerializer,
     SalesOrderDetailSerializer,
     SalesOrderListSerializer,

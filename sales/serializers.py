@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from config.fields import MONEY_DIGITS, MONEY_PLACES, QTY_DIGITS, QTY_PLACES
+from production.serializers import ReasonSerializer
 from sales.models import Customer, Delivery, DeliveryLine, SalesOrder, SalesOrderLine
 
 
@@ -61,10 +62,6 @@ class SalesOrderUpdateSerializer(serializers.Serializer):
     customer_reference = serializers.CharField(max_length=64, required=False, allow_blank=True)
     currency = serializers.CharField(max_length=3, required=False)
     lines = LineInputSerializer(many=True, allow_empty=False, max_length=1000, required=False)
-
-
-class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class LineCancelSerializer(ReasonSerializer):

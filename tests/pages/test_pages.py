@@ -1,11 +1,13 @@
 """Planner pages through Django's test client: role checks and constant query counts."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.test import Client
 
 from config.roles import Role
+from planning.models import WorkCenter
 from production import services
 from tests.production.conftest import in_days
 
@@ -263,3 +265,70 @@ def test_dashboard_load_costs_the_same_queries_for_2_and_for_10_work_centers(cli
     assert len(response.context["load"]) == 10
     assert all(bucket.required_hours == 3 for _, bucket, _ in response.context["load"])
     assert len(for_ten.captured_queries) == len(for_two.captured_queries)
+
+
+def _work_center_with_load(hours_on: dict[date, int]) -> WorkCenter:
+    """A Mon-Fri 06:00-14:00 work center (8 h a day) with the given required hours per day."""
+    from planning.scheduling import RequirementSpec
+    from planning.services import capacity_requirements_replace
+    from tests.planning.factories import WorkCenterFactory
+
+    wc = WorkCenterFactory()
+    capacity_requirements_replace(
+        source_type="demo",
+        source_id=wc.pk,
+        requirements=[RequirementSpec(work_center_id=wc.pk, date=day, hours=Decimal(h)) for day, h in hours_on.items()],
+    )
+    return wc
+
+
+MONDAY = "2025-01-06"
+
+
+def test_capacity_page_costs_the_same_queries_for_2_and_for_10_work_centers(client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(Role.PLANNER)
+    for _ in range(2):
+        _work_center_with_load({date(2025, 1, 6): 3})
+    client.get(f"/planning/capacity/?from={MONDAY}")
+    with CaptureQueriesContext(connection) as for_two:
+        assert len(client.get(f"/planning/capacity/?from={MONDAY}").context["charts"]) == 2
+    for _ in range(8):
+        _work_center_with_load({date(2025, 1, 6): 3})
+    with CaptureQueriesContext(connection) as for_ten:
+        response = client.get(f"/planning/capacity/?from={MONDAY}")
+
+    assert len(response.context["charts"]) == 10
+    assert all(c["bars"][0]["b"].required_hours == 3 for c in response.context["charts"])
+    assert len(for_ten.captured_queries) == len(for_two.captured_queries)
+
+
+@pytest.mark.parametrize("bucket", ["day", "week"])
+def test_capacity_page_shows_each_work_centers_own_load(client_for, bucket):
+    from planning.selectors import work_center_load
+
+    # given one work center loaded 3 h on Monday and one overloaded (10 h of 8) on Tuesday
+    light = _work_center_with_load({date(2025, 1, 6): 3})
+    heavy = _work_center_with_load({date(2025, 1, 6): 2, date(2025, 1, 7): 10})
+
+    # when the planner opens the chart from that Monday
+    response = client_for(Role.PLANNER).get(f"/planning/capacity/?from={MONDAY}&bucket={bucket}")
+
+    # then each chart has that work center's figures, the same as the one-work-center read
+    charts = {c["wc"].pk: c for c in response.context["charts"]}
+    for wc in (light, heavy):
+        shown = [bar["b"] for bar in charts[wc.pk]["bars"]]
+        end = date(2025, 1, 26) if bucket == "day" else date(2025, 3, 30)
+        assert shown == work_center_load(work_center_id=wc.pk, date_from=date(2025, 1, 6), date_to=end, bucket=bucket)
+    html = response.content.decode()
+    if bucket == "day":
+        assert "Mon 2025-01-06: 3.0 h required / 8.0 h available (37.5 %)" in html
+        assert "Tue 2025-01-07: 10.0 h required / 8.0 h available (125.0 %) — OVERLOAD" in html
+        assert charts[heavy.pk]["overloads"] == 1
+        assert charts[light.pk]["overloads"] == 0
+    else:
+        assert "Mon 2025-01-06: 3.0 h required / 40.0 h available (7.5 %)" in html
+        assert "Mon 2025-01-06: 12.0 h required / 40.0 h available (30.0 %)" in html
+        assert charts[heavy.pk]["overloads"] == 0
