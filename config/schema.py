@@ -2,9 +2,8 @@
 the token scheme, the one error shape on every 4xx response, and ``Idempotency-Key`` on every
 view method decorated with ``config.idempotency.idempotent``.
 
-The hooks run through ``SCHEMA_SETTINGS`` (drf-spectacular's ``custom_settings``), which the
-``/api/schema/`` view is given in ``config/urls.py``; from the command line:
-``manage.py spectacular --custom-settings config.schema.SCHEMA_SETTINGS``.
+The hooks are in ``SPECTACULAR_SETTINGS`` (config/settings/api.py), so ``manage.py spectacular``
+and the ``/api/schema/`` view both run them; ``SCHEMA_SETTINGS`` lists the same hooks.
 """
 
 from __future__ import annotations

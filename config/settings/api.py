@@ -37,6 +37,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The same hooks as config.schema.SCHEMA_SETTINGS, so that `manage.py spectacular` and
+    # every generator give the full schema (error bodies, Idempotency-Key).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.postprocess_error_responses",
+        "config.schema.postprocess_idempotency_keys",
+    ],
 }
 
 API_MAX_PAGE_SIZE = 500
