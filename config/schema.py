@@ -3,7 +3,7 @@ the token scheme, the one error shape on every 4xx response, and ``Idempotency-K
 view method decorated with ``config.idempotency.idempotent``.
 
 The hooks are in ``SPECTACULAR_SETTINGS`` (config/settings/api.py), so ``manage.py spectacular``
-and the ``/api/schema/`` view both run them; ``SCHEMA_SETTINGS`` lists the same hooks.
+and the ``/api/schema/`` view both run them.
 """
 
 from __future__ import annotations
@@ -20,14 +20,6 @@ from rest_framework import serializers
 from rest_framework.viewsets import ViewSetMixin
 
 from config.idempotency import HEADER as IDEMPOTENCY_HEADER
-
-SCHEMA_SETTINGS = {
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.schema.postprocess_error_responses",
-        "config.schema.postprocess_idempotency_keys",
-    ],
-}
 
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 

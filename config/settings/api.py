@@ -37,8 +37,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # The same hooks as config.schema.SCHEMA_SETTINGS, so that `manage.py spectacular` and
-    # every generator give the full schema (error bodies, Idempotency-Key).
+    # Error bodies and Idempotency-Key on every operation (config/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.schema.postprocess_error_responses",
