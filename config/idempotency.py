@@ -5,11 +5,19 @@
 - same key while the first request is still running: 409.
 
 One transaction per request: a transaction-scoped advisory lock on (client, key) marks the
-request in flight (a second request with the key fails to take it: 409); then the stored
-record, read after the lock, is replayed or refused; else the view runs and its response is
+request in flight (a second request with the key fails to take it: 409); the stored record,
+read by the same statement, is replayed or refused; else the view runs and its response is
 stored in the same transaction as its writes. A request either committed its writes *and*
 its stored response, or neither; one that failed leaves nothing, so a retry simply runs it.
-The unique (client, key) constraint stays the last word.
+
+The unique (client, key) constraint is the last word. The look-up sees the database as it
+was when the statement started, so a first request that commits (and frees the lock) just
+before the lock is taken is missed by it: this request then runs the view, and its insert of
+the record violates the constraint. Its transaction rolls back, writes and all, and it
+answers from the record that won, as a retry would have been answered.
+
+The request's transaction is all or nothing (``config.db.all_or_nothing``): a service that
+runs inside it needs no savepoint of its own.
 """
 
 from __future__ import annotations
@@ -19,13 +27,13 @@ import json
 from collections.abc import Callable
 from functools import cache, wraps
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from config.db import execute_prepared
+from config.db import all_or_nothing, execute_prepared
 from config.exceptions import IdempotencyKeyReused, RequestInFlight, ValidationFailed
-from config.locks import try_advisory_xact_lock
+from config.locks import advisory_key
 from config.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -41,22 +49,21 @@ def _fingerprint(request) -> str:
 
 
 @cache
-def _sql() -> tuple[str, str]:
+def _sql() -> tuple[str, str, str]:
     table = IdempotencyRecord._meta.db_table
+    columns = "r.id, r.fingerprint, r.state, r.response_status, r.response_body"
     return (
-        f"SELECT id, fingerprint, state, response_status, response_body FROM {table} "  # noqa: S608
-        "WHERE user_id = %s AND key = %s",
+        # The in-flight lock and the stored record, in one round trip.
+        f"SELECT pg_try_advisory_xact_lock(%s), {columns} FROM (SELECT 1) AS one "  # noqa: S608
+        f"LEFT JOIN {table} r ON r.user_id = %s AND r.key = %s",
+        f"SELECT {columns} FROM {table} r WHERE r.user_id = %s AND r.key = %s",  # noqa: S608
         f"INSERT INTO {table} (user_id, key, fingerprint, state, response_status, response_body, created_at) "  # noqa: S608
         "VALUES (%s, %s, %s, %s, %s, %s::jsonb, now())",
     )
 
 
-def _record(user_id: int, key: str) -> IdempotencyRecord | None:
-    """The stored record of (client, key), read by hand: this runs on every keyed POST."""
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, _sql()[0], [user_id, key])
-        row = cursor.fetchone()
-    if row is None:
+def _from_row(user_id: int, key: str, row) -> IdempotencyRecord | None:
+    if row is None or row[0] is None:
         return None
     pk, fingerprint, state, status, body = row
     record = IdempotencyRecord(
@@ -72,9 +79,24 @@ def _record(user_id: int, key: str) -> IdempotencyRecord | None:
     return record
 
 
+def _lock_and_record(user_id: int, key: str) -> tuple[bool, IdempotencyRecord | None]:
+    """Take the (client, key) in-flight lock and read the stored record, by hand: this runs
+    on every keyed POST."""
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, _sql()[0], [advisory_key(f"idempotency:{user_id}:{key}"), user_id, key])
+        locked, *row = cursor.fetchone()
+    return bool(locked), _from_row(user_id, key, row)
+
+
+def _record(user_id: int, key: str) -> IdempotencyRecord | None:
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, _sql()[1], [user_id, key])
+        return _from_row(user_id, key, cursor.fetchone())
+
+
 def _insert_done(user_id: int, key: str, fingerprint: str, status: int, body: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(_sql()[1], [user_id, key, fingerprint, IdempotencyRecord.State.DONE, status, body])
+        cursor.execute(_sql()[2], [user_id, key, fingerprint, IdempotencyRecord.State.DONE, status, body])
 
 
 def idempotent(view_method: Callable) -> Callable:
@@ -93,35 +115,51 @@ def idempotent(view_method: Callable) -> Callable:
                 fields={HEADER: "1 to 255 characters"},
             )
         fingerprint = _fingerprint(request)
-        with transaction.atomic():
-            if not try_advisory_xact_lock(f"idempotency:{request.user.pk}:{key}"):
-                raise RequestInFlight("A request with this Idempotency-Key is still being processed; retry later.")
-            record = _record(request.user.pk, key)
-            if record is not None:
-                if record.fingerprint != fingerprint:
-                    raise IdempotencyKeyReused(
-                        "This Idempotency-Key was already used with a different request body.",
-                        fields={HEADER: "used with a different request"},
-                    )
-                if record.state == IdempotencyRecord.State.DONE:
-                    return Response(
-                        record.response_body,
-                        status=record.response_status,
-                        headers={"Idempotent-Replayed": "true"},
-                    )
-            response = view_method(self, request, *args, **kwargs)
-            if not 200 <= response.status_code < 300:
-                transaction.set_rollback(True)
+        user_id = request.user.pk
+        try:
+            with transaction.atomic(), all_or_nothing():
+                locked, record = _lock_and_record(user_id, key)
+                if not locked:
+                    raise RequestInFlight("A request with this Idempotency-Key is still being processed; retry later.")
+                if record is not None and record.state == IdempotencyRecord.State.DONE:
+                    return _replay(record, fingerprint)
+                if record is not None and record.fingerprint != fingerprint:
+                    raise _reused()
+                response = view_method(self, request, *args, **kwargs)
+                if not 200 <= response.status_code < 300:
+                    transaction.set_rollback(True)
+                    return response
+                body = json.dumps(response.data, cls=JSONEncoder)
+                if record is None:
+                    _insert_done(user_id, key, fingerprint, response.status_code, body)
+                else:  # a row left in flight by the earlier design
+                    record.state = IdempotencyRecord.State.DONE
+                    record.response_status = response.status_code
+                    record.response_body = json.loads(body)
+                    record.save(update_fields=["state", "response_status", "response_body"])
                 return response
-            body = json.dumps(response.data, cls=JSONEncoder)
-            if record is None:
-                _insert_done(request.user.pk, key, fingerprint, response.status_code, body)
-            else:  # a row left in flight by the earlier design
-                record.state = IdempotencyRecord.State.DONE
-                record.response_status = response.status_code
-                record.response_body = json.loads(body)
-                record.save(update_fields=["state", "response_status", "response_body"])
-            return response
+        except IntegrityError:
+            # Rolled back, writes and all. If the first request with this key committed
+            # while this one was starting, answer from its record.
+            record = _record(user_id, key)
+            if record is None or record.state != IdempotencyRecord.State.DONE:
+                raise
+            return _replay(record, fingerprint)
 
     wrapper.idempotent = True  # read by the OpenAPI schema (config.schema) to document the header
     return wrapper
+
+
+def _reused() -> IdempotencyKeyReused:
+    return IdempotencyKeyReused(
+        "This Idempotency-Key was already used with a different request body.",
+        fields={HEADER: "used with a different request"},
+    )
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    """The stored response of a finished request with this key, or 422 if the key came
+    with another request."""
+    if record.fingerprint != fingerprint:
+        raise _reused()
+    return Response(record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"})

@@ -10,14 +10,6 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-def try_advisory_xact_lock(name: str) -> bool:
-    """Take a transaction-scoped advisory lock without waiting; released at commit/rollback.
-    Must be called inside ``transaction.atomic()``."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [advisory_key(name)])
-        return bool(cursor.fetchone()[0])
-
-
 def advisory_xact_lock(name: str) -> None:
     """Wait for a transaction-scoped advisory lock."""
     with connection.cursor() as cursor:

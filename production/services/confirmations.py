@@ -29,11 +29,13 @@ from django.utils import timezone
 
 from config.coalesce import delay_coalesced
 from config.db import (
+    column_count,
     execute_prepared,
     insert_parts,
     instance_from_row,
     prepared_instances,
     select_columns,
+    service_atomic,
     update_parts,
 )
 from config.exceptions import DomainError, Forbidden, NotFound, StateConflict, ValidationFailed
@@ -246,35 +248,35 @@ def ensure_may_confirm(user, work_center_id: int) -> None:
 
 
 @cache
-def _lock_sql() -> tuple[str, str]:
+def _lock_sql() -> str:
     order, operation = ProductionOrder._meta.db_table, OrderOperation._meta.db_table
+    # One row per operation, the order's columns on each. Rows are locked in the sorted
+    # order, the order row with the first of them: order first, then its operations by id,
+    # as everything that changes operations locks them.
     return (
-        f"SELECT {select_columns(ProductionOrder, 'o')} FROM {order} o "  # noqa: S608
-        f"WHERE o.id = (SELECT order_id FROM {operation} WHERE id = %s) FOR NO KEY UPDATE OF o",
-        f"SELECT {select_columns(OrderOperation, 'op')}, wc.code FROM {operation} op "  # noqa: S608
+        f"SELECT {select_columns(ProductionOrder, 'o')}, {select_columns(OrderOperation, 'op')}, wc.code "  # noqa: S608
+        f"FROM {order} o JOIN {operation} op ON op.order_id = o.id "
         f"JOIN {WorkCenter._meta.db_table} wc ON wc.id = op.work_center_id "
-        "WHERE op.order_id = %s ORDER BY op.id FOR NO KEY UPDATE OF op",
+        f"WHERE o.id = (SELECT order_id FROM {operation} WHERE id = %s) ORDER BY op.id FOR NO KEY UPDATE OF o, op"
     )
 
 
 def _lock_order_of_operation(
     operation_id: int,
 ) -> tuple[ProductionOrder, OrderOperation, list[OrderOperation]]:
-    """Lock the order of an operation, then its operations (as
-    ``production_order_qs_select_for_update`` and ``select_for_update(no_key=True)`` would;
-    hand-written SQL because this runs on every confirmation)."""
-    order_sql, operations_sql = _lock_sql()
+    """Lock the order of an operation and its operations (as
+    ``production_order_qs_select_for_update`` and ``select_for_update(no_key=True)`` would),
+    in one hand-written statement because this runs on every confirmation."""
     with connection.cursor() as cursor:
-        execute_prepared(cursor, order_sql, [operation_id])
-        row = cursor.fetchone()
-        if row is None:
-            raise NotFound(f"Operation {operation_id} does not exist.", fields={"operation": "unknown"})
-        order = instance_from_row(ProductionOrder, row)
-        execute_prepared(cursor, operations_sql, [order.pk])
+        execute_prepared(cursor, _lock_sql(), [operation_id])
         rows = cursor.fetchall()
+    if not rows:
+        raise NotFound(f"Operation {operation_id} does not exist.", fields={"operation": "unknown"})
+    width = column_count(ProductionOrder)
+    order = instance_from_row(ProductionOrder, rows[0][:width])
     operations = []
     for row in rows:
-        op = instance_from_row(OrderOperation, row[:-1])
+        op = instance_from_row(OrderOperation, row[width:-1])
         op.work_center = WorkCenter.from_db(DEFAULT_DB_ALIAS, ("id", "code"), (op.work_center_id, row[-1]))
         operations.append(op)
     operation = next(op for op in operations if op.pk == operation_id)
@@ -285,7 +287,7 @@ def _lock_order_of_operation(
 _OPERATION_CONFIRMED_FIELDS = (*OPERATION_CONFIRMED_TOTALS, "actual_start", "actual_end", "status")
 
 
-@transaction.atomic
+@service_atomic
 def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Confirmation:
     """Record work on one operation; queue its backflush and goods receipt (exactly once)."""
     _validate(data)

@@ -1,5 +1,7 @@
 """Idempotency-Key semantics on a real write, on the real database."""
 
+import hashlib
+import json
 import threading
 
 import pytest
@@ -115,3 +117,79 @@ def test_retry_while_first_is_in_flight_gets_409(api_client_for):
     assert Group.objects.filter(name="slow").count() == 1
     with transaction.atomic():
         assert IdempotencyRecord.objects.get(key="k-2").state == IdempotencyRecord.State.DONE
+
+
+_race: dict = {}
+
+
+class _RacedView(APIView):
+    """While it runs, another connection commits the record of its key: what a first
+    request that committed (and freed the lock) just before this one took it leaves."""
+
+    write_roles = {Role.PLANNER}
+
+    @idempotent
+    def post(self, request):
+        Group.objects.create(name=request.data["name"])
+
+        def first_request_commits():
+            try:
+                IdempotencyRecord.objects.create(**_race)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=first_request_commits)
+        thread.start()
+        thread.join(10)
+        return Response({"name": request.data["name"], "from": "second request"}, status=201)
+
+
+urlpatterns.append(path("raced/", _RacedView.as_view()))
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.parametrize(("first_body", "expected"), [({"name": "r1"}, 201), ({"name": "other"}, 422)])
+def test_a_record_committed_after_the_lookup_wins(api_client_for, first_body, expected):
+    client = api_client_for(Role.PLANNER)
+    canonical = json.dumps(first_body, sort_keys=True, separators=(",", ":"))
+    _race.clear()
+    _race.update(
+        user_id=client.user.pk,
+        key="k-race",
+        fingerprint=hashlib.sha256(f"POST\n/raced/\n{canonical}".encode()).hexdigest(),
+        state=IdempotencyRecord.State.DONE,
+        response_status=201,
+        response_body={"name": first_body["name"], "from": "first request"},
+    )
+
+    response = client.post("/raced/", {"name": "r1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-race")
+
+    assert response.status_code == expected
+    if expected == 201:
+        assert response.json() == {"name": "r1", "from": "first request"}
+        assert response.headers["Idempotent-Replayed"] == "true"
+    else:
+        assert response.json()["code"] == "idempotency_key_reused"
+    assert not Group.objects.filter(name="r1").exists()  # the second request's write rolled back
+    assert IdempotencyRecord.objects.filter(key="k-race").count() == 1
+
+
+@pytest.mark.django_db
+def test_service_atomic_opens_no_savepoint_inside_an_all_or_nothing_transaction():
+    from django.test.utils import CaptureQueriesContext
+
+    from config.db import all_or_nothing, service_atomic
+
+    @service_atomic
+    def service():
+        Group.objects.create(name=f"g{Group.objects.count()}")
+
+    with CaptureQueriesContext(connection) as plain:
+        service()
+    with transaction.atomic(), all_or_nothing(), CaptureQueriesContext(connection) as lean:
+        service()
+
+    assert any(q["sql"].startswith("SAVEPOINT") for q in plain.captured_queries)
+    assert not any(q["sql"].startswith("SAVEPOINT") for q in lean.captured_queries)
+    assert not getattr(connection, "all_or_nothing", False)  # restored on the way out
