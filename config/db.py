@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from functools import cache, wraps
 from weakref import WeakKeyDictionary
 
@@ -165,6 +167,24 @@ def update_parts(obj: models.Model, fields: Sequence[str]) -> tuple[str, list]:
         assignments.append(f"{connection.ops.quote_name(f.column)} = %s")
         params.append(f.get_db_prep_save(f.pre_save(obj, False), connection))
     return ", ".join(assignments), params
+
+
+def array_literal(values: Sequence) -> str:
+    """A Postgres array literal (``{1,"a b",NULL}``) of ``values``, to pass as one text
+    parameter cast to an array type: Postgres reads it with one call, where psycopg2's
+    ``ARRAY[...]`` makes it parse an expression per value."""
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        elif isinstance(value, bool):
+            parts.append("t" if value else "f")
+        elif isinstance(value, int | Decimal):
+            parts.append(str(value))
+        else:
+            text = value.isoformat() if isinstance(value, dt.date) else str(value)
+            parts.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(parts) + "}"
 
 
 def copy_cell(value) -> str:

@@ -17,16 +17,34 @@ BalanceKey = tuple[int, int, int | None]
 
 
 def stock_balances_lock(*, keys: Iterable[BalanceKey], item_location_pairs: Iterable[tuple[int, int]] = ()) -> dict:
-    """Create missing balance rows (INSERT ... ON CONFLICT DO NOTHING), then lock them in
-    (item, location, lot) order with one query. ``item_location_pairs`` additionally locks
-    every lot row of an (item, location), for availability checks across lots.
+    """Lock the balance rows of ``keys`` in (item, location, lot) order with one query,
+    creating the missing ones first. ``item_location_pairs`` additionally locks every lot
+    row of an (item, location), for availability checks across lots.
 
-    Hand-written SQL: every posting runs this, and the ORM spent milliseconds compiling
-    the OR of one condition per key."""
-    keys = sorted(set(keys), key=lambda k: (k[0], k[1], k[2] or 0))
-    pairs = sorted(set(item_location_pairs))
-    table = StockBalance._meta.db_table
-    columns = select_columns(StockBalance, "b")
+    The rows are looked up first and only missing keys are inserted (INSERT ... ON CONFLICT
+    DO NOTHING, then locked): a posting of stock that has been there before costs one round
+    trip. Hand-written SQL: every posting runs this, and the ORM spent milliseconds
+    compiling the OR of one condition per key."""
+    keys = sorted(set(keys), key=_key_order)
+    found = _balances_lock(keys, sorted(set(item_location_pairs)))
+    missing = [k for k in keys if k not in found]
+    if missing:
+        values = ", ".join(["(%s::bigint, %s::bigint, %s::bigint)"] * len(missing))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {StockBalance._meta.db_table} (item_id, location_id, lot_id, on_hand, reserved) "  # noqa: S608
+                f"SELECT k.i, k.l, k.t, 0, 0 FROM (VALUES {values}) AS k(i, l, t) ON CONFLICT DO NOTHING",
+                [v for k in missing for v in k],
+            )
+        found.update(_balances_lock(missing, []))
+    return found
+
+
+def _key_order(key: BalanceKey) -> tuple[int, int, int]:
+    return key[0], key[1], key[2] or 0
+
+
+def _balances_lock(keys: list[BalanceKey], pairs: list[tuple[int, int]]) -> dict:
     conditions, params = [], []
     with_lot = [k for k in keys if k[2]]
     without_lot = [k[:2] for k in keys if not k[2]]
@@ -46,16 +64,9 @@ def stock_balances_lock(*, keys: Iterable[BalanceKey], item_location_pairs: Iter
     if not conditions:
         return {}
     with connection.cursor() as cursor:
-        if keys:
-            values = ", ".join(["(%s::bigint, %s::bigint, %s::bigint)"] * len(keys))
-            cursor.execute(
-                f"INSERT INTO {table} (item_id, location_id, lot_id, on_hand, reserved) "  # noqa: S608
-                f"SELECT k.i, k.l, k.t, 0, 0 FROM (VALUES {values}) AS k(i, l, t) ON CONFLICT DO NOTHING",
-                [v for k in keys for v in k],
-            )
         cursor.execute(
-            f"SELECT {columns} FROM {table} b WHERE {' OR '.join(conditions)} "  # noqa: S608
-            "ORDER BY b.item_id, b.location_id, b.lot_id FOR NO KEY UPDATE OF b",
+            f"SELECT {select_columns(StockBalance, 'b')} FROM {StockBalance._meta.db_table} b "  # noqa: S608
+            f"WHERE {' OR '.join(conditions)} ORDER BY b.item_id, b.location_id, b.lot_id FOR NO KEY UPDATE OF b",
             params,
         )
         rows = [instance_from_row(StockBalance, row) for row in cursor.fetchall()]

@@ -8,7 +8,7 @@ taken in one fixed order (see ``inventory.locks``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import cache
@@ -17,12 +17,20 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.db import bulk_update_fields, copy_rows, instance_from_row, prepared_instances, select_columns
+from config.db import (
+    array_literal,
+    execute_prepared,
+    instance_from_row,
+    prepared_instances,
+    select_columns,
+    service_atomic,
+)
 from config.exceptions import DomainError, InsufficientStock, NotFound, StateConflict, ValidationFailed
 from config.fields import ZERO
 from inventory.enums import MOVEMENT_SIGN, MovementType, ReservationStatus
 from inventory.locks import (
     BalanceKey,
+    _key_order,
     reservations_lock,
     reservations_qs_select_for_update,
     stock_balances_lock,
@@ -216,7 +224,8 @@ class _Request:
 
 
 class _Batch:
-    """Everything a batch of postings works on: masters, locked rows, what changed."""
+    """Everything a batch of postings works on: masters, locked rows, what changed, and a
+    journal of the changes, so that a refused posting can be taken back in memory."""
 
     def __init__(self, *, items, locations, lots, reservations, balances):
         self.items: dict[int, Item] = items
@@ -229,6 +238,21 @@ class _Batch:
             self.by_pair[key[:2]].append(balance)
         self.changed_balances: set[BalanceKey] = set()
         self.changed_reservations: set[int] = set()
+        self._journal: list[tuple[Any, str, Any]] = []
+
+    def remember(self, obj, *attrs: str) -> None:
+        """Journal the values of ``attrs`` of ``obj`` before a change."""
+        self._journal.extend((obj, attr, getattr(obj, attr)) for attr in attrs)
+
+    def mark(self) -> tuple[int, set, set]:
+        return len(self._journal), set(self.changed_balances), set(self.changed_reservations)
+
+    def undo(self, mark: tuple[int, set, set]) -> None:
+        """Back to how the rows were at ``mark``."""
+        length, self.changed_balances, self.changed_reservations = mark
+        while len(self._journal) > length:
+            obj, attr, value = self._journal.pop()
+            setattr(obj, attr, value)
 
 
 def _tag(exc: DomainError, index: int) -> DomainError:
@@ -315,8 +339,8 @@ def _ensure_reservations_respected(*, outgoing, on_hand_delta, reserved_delta, b
 
 
 def _apply(request: _Request, lines: list[_Line], batch: _Batch, now) -> None:
-    """Apply one posting to the locked rows in memory, or raise without writing anything
-    (a refused posting fails its whole batch, which the caller retries without it)."""
+    """Apply one posting to the locked rows in memory (journalled in ``batch``), or raise;
+    nothing is written here."""
     on_hand_delta: dict[BalanceKey, Decimal] = defaultdict(lambda: ZERO)
     reserved_delta: dict[BalanceKey, Decimal] = defaultdict(lambda: ZERO)
     for index, ln in enumerate(ln.line for ln in lines):
@@ -338,6 +362,7 @@ def _apply(request: _Request, lines: list[_Line], batch: _Batch, now) -> None:
         if res.status != ReservationStatus.OPEN:
             continue  # closed meanwhile: the issue simply does not consume it
         consume = min(-Decimal(ln.quantity), res.quantity - res.consumed_quantity)
+        batch.remember(res, "consumed_quantity", "status", "updated_at")
         res.consumed_quantity += consume
         if res.consumed_quantity >= res.quantity:
             res.status = ReservationStatus.CLOSED
@@ -363,8 +388,10 @@ def _apply(request: _Request, lines: list[_Line], batch: _Batch, now) -> None:
                     "available": _fmt(balance.on_hand),
                 },
             )
+        batch.remember(balance, "on_hand")
         balance.on_hand = new_on_hand
     for key, delta in reserved_delta.items():
+        batch.remember(batch.balances[key], "reserved")
         batch.balances[key].reserved += delta
     _ensure_reservations_respected(
         outgoing={k[:2] for k, d in on_hand_delta.items() if d < 0},
@@ -402,10 +429,10 @@ def _posting_keys_sql() -> str:
     return f"SELECT {select_columns(StockPosting, 'p')} FROM {table} p WHERE p.posting_key = ANY(%s)"  # noqa: S608
 
 
-def _existing_postings(requests: Sequence[_Request]) -> dict[str, StockPosting]:
+def _existing_postings(requests: Sequence[_Request], refuse: Callable[[int, DomainError], None]) -> dict:
     """Postings already made under the batch's keys (read after the locks, so a concurrent
     posting of the same key has committed by now). Same key again returns the first posting;
-    a key used for another document or movement type is refused."""
+    a key used for another document or movement type is refused (``refuse(index, error)``)."""
     keys = [r.posting_key for r in requests if r.posting_key]
     if len(set(keys)) != len(keys):
         raise ValidationFailed(
@@ -424,13 +451,13 @@ def _existing_postings(requests: Sequence[_Request]) -> dict[str, StockPosting]:
             r.reference.document_type,
             r.reference.document_id,
         ):
-            raise _tag(
+            refuse(
+                index,
                 ValidationFailed(
                     f"Posting key {r.posting_key!r} was already used for another posting (#{found.pk}).",
                     code="posting_key_reused",
                     fields={"posting_key": "already used for another posting"},
                 ),
-                index,
             )
     return existing
 
@@ -452,7 +479,6 @@ _MOVEMENT_COLUMNS = (
 
 
 _HEADER_COLUMNS = (
-    "id",
     "document_type",
     "document_id",
     "document_line_id",
@@ -466,30 +492,104 @@ _HEADER_COLUMNS = (
 )
 
 
-def _insert_headers(headers: list[StockPosting]) -> None:
-    """Posting headers: ids drawn from the sequence in one query, rows written with COPY."""
+def _arrays(model, attnames: Sequence[str], alias: str) -> tuple[str, str]:
+    """``unnest(%s::type[], ...)`` over the columns of ``attnames`` and its column list."""
+    meta = model._meta
+    types = [meta.get_field(a).db_type(connection) for a in attnames]
+    return ", ".join(f"%s::{t}[]" for t in types), ", ".join(f"{alias}.{a}" for a in attnames)
+
+
+@cache
+def _write_sql(with_reservations: bool) -> str:
+    """Everything a batch writes, in one statement: posting headers (ids drawn from their
+    sequence, so that movements can point at them), movements, balances and reservations.
+    Values go as one array literal per column (``config.db.array_literal``): Postgres reads
+    each with one call, and the statement is the same for every batch, so it is prepared."""
+    posting, movement = StockPosting._meta.db_table, StockMovement._meta.db_table
+    balance, reservation = StockBalance._meta.db_table, Reservation._meta.db_table
+    header_arrays, header_columns = _arrays(StockPosting, _HEADER_COLUMNS, "u")
+    movement_arrays, movement_columns = _arrays(StockMovement, _MOVEMENT_COLUMNS[1:], "u")
+    reservations = (
+        (
+            f", r AS (UPDATE {reservation} t SET consumed_quantity = u.consumed, status = u.status, "  # noqa: S608
+            "updated_at = u.at FROM unnest(%s::bigint[], %s::numeric[], %s::varchar[], %s::timestamptz[]) "
+            "AS u(id, consumed, status, at) WHERE t.id = u.id) "
+        )
+        if with_reservations
+        else ""
+    )
+    return (
+        "WITH ids AS MATERIALIZED (SELECT n, nextval("  # noqa: S608 - identifiers from the models only
+        f"(SELECT pg_get_serial_sequence('{posting}', 'id')::regclass)) AS id FROM generate_series(1, %s) AS n), "
+        f"h AS (INSERT INTO {posting} (id, {', '.join(_HEADER_COLUMNS)}) SELECT ids.id, {header_columns} "
+        f"FROM unnest({header_arrays}) WITH ORDINALITY AS u({', '.join(_HEADER_COLUMNS)}, n) "
+        "JOIN ids ON ids.n = u.n), "
+        f"m AS (INSERT INTO {movement} ({', '.join(_MOVEMENT_COLUMNS)}) SELECT ids.id, {movement_columns} "
+        f"FROM unnest(%s::bigint[], {movement_arrays}) AS u(n, {', '.join(_MOVEMENT_COLUMNS[1:])}) "
+        "JOIN ids ON ids.n = u.n), "
+        f"b AS (UPDATE {balance} t SET on_hand = u.on_hand, reserved = u.reserved "
+        "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS u(id, on_hand, reserved) WHERE t.id = u.id) "
+        f"{reservations}SELECT id FROM ids ORDER BY n"
+    )
+
+
+def _write(headers: list[StockPosting], movements: list[tuple], batch: _Batch) -> None:
+    """Write the batch (``movements``: rows of ``_MOVEMENT_COLUMNS`` whose first value is
+    the position of their header, from 1) and give the headers their ids."""
     if not headers:
         return
+    balances = [batch.balances[k] for k in sorted(batch.changed_balances, key=_key_order)]
+    reservations = [batch.reservations[pk] for pk in sorted(batch.changed_reservations)]
+    params = [len(headers)]
+    params += [array_literal([getattr(h, c) for h in headers]) for c in _HEADER_COLUMNS]
+    params += [array_literal(column) for column in zip(*movements, strict=True)]
+    params += [array_literal(column) for column in ([b.pk for b in balances], [b.on_hand for b in balances])]
+    params.append(array_literal([b.reserved for b in balances]))
+    if reservations:
+        params += [
+            array_literal([getattr(r, a) for r in reservations])
+            for a in ("pk", "consumed_quantity", "status", "updated_at")
+        ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [StockPosting._meta.db_table, len(headers)],
-        )
+        execute_prepared(cursor, _write_sql(bool(reservations)), params)
         for header, (pk,) in zip(headers, cursor.fetchall(), strict=True):
             header.pk = pk
             header._state.adding = False
-    copy_rows(StockPosting, _HEADER_COLUMNS, [tuple(getattr(h, c) for c in _HEADER_COLUMNS) for h in headers])
 
 
-def _insert_movements(rows: list[tuple]) -> None:
-    """Every movement of the batch with one COPY."""
-    copy_rows(StockMovement, _MOVEMENT_COLUMNS, rows)
+def _runs(indexes: list[int], groups: Sequence | None) -> list[list[int]]:
+    """The postings to apply, in runs that stand or fall together: a group's, or one each."""
+    if groups is None:
+        return [[i] for i in indexes]
+    runs: list[list[int]] = []
+    seen = set()
+    for i in indexes:
+        if runs and groups[runs[-1][-1]] == groups[i]:
+            runs[-1].append(i)
+            continue
+        if groups[i] in seen:
+            raise ValueError("The postings of a group must be next to each other.")
+        seen.add(groups[i])
+        runs.append([i])
+    return runs
 
 
-def _post_many(requests: Sequence[_Request]) -> list[StockPosting]:
-    """Post a batch of postings atomically (the caller's transaction): validate all, lock
-    once in the global order, apply them one after the other in memory, then write headers,
-    movements, balances and reservations with one statement each."""
+def _post_many(requests: Sequence[_Request], groups: Sequence | None = None) -> tuple[list, dict]:
+    """Post a batch of postings (the caller's transaction): validate all, lock once in the
+    global order, apply them one after the other in memory, then write headers, movements,
+    balances and reservations with one statement.
+
+    Without ``groups`` a refused posting raises (tagged with its index) and nothing is
+    written. With ``groups`` (one key per posting; a group's postings next to each other) a
+    refused posting takes its whole group back in memory and the others go on; returns
+    (the posting of each request, None where refused; {group: error})."""
+    refused: dict = {}
+
+    def refuse(index: int, exc: DomainError) -> None:
+        if groups is None:
+            raise _tag(exc, index)
+        refused.setdefault(groups[index], _tag(exc, index))
+
     items, locations, lots = _load_master([ln.line for r in requests for ln in r.lines])
     for index, r in enumerate(requests):
         try:
@@ -502,74 +602,88 @@ def _post_many(requests: Sequence[_Request]) -> list[StockPosting]:
             )
             _validate_reference(r.reference)
         except DomainError as exc:
-            raise _tag(exc, index) from None
+            refuse(index, exc)
 
-    batch = _lock(requests, items, locations, lots)
-    existing = _existing_postings(requests)
+    def live() -> list[int]:
+        return [i for i in range(len(requests)) if groups is None or groups[i] not in refused]
+
+    batch = _lock([requests[i] for i in live()], items, locations, lots)
+    existing = _existing_postings(requests, refuse)
     now = timezone.now()
-    headers: list[StockPosting] = []
-    resolved: list[list[_Line]] = []
-    for index, r in enumerate(requests):
-        if r.posting_key in existing:
-            continue
+    made: dict[int, StockPosting] = {}
+    movements: list[tuple] = []
+    for run in _runs(live(), groups):
+        mark = batch.mark()
+        run_made, run_movements = {}, []
         try:
-            lines = _resolve(r, batch)
-            _apply(r, lines, batch, now)
+            for index in run:
+                r = requests[index]
+                if r.posting_key in existing:
+                    continue
+                try:
+                    lines = _resolve(r, batch)
+                    _apply(r, lines, batch, now)
+                except DomainError as exc:
+                    raise _tag(exc, index) from None
+                run_made[index] = _header(r, now)
+                run_movements += _movement_rows(r, lines, batch, now, len(made) + len(run_made))
         except DomainError as exc:
-            raise _tag(exc, index) from None
-        resolved.append(lines)
-        headers.append(
-            StockPosting(
-                movement_type=r.movement_type,
-                document_type=r.reference.document_type,
-                document_id=r.reference.document_id,
-                document_line_id=r.reference.document_line_id,
-                document_number=r.reference.document_number or "",
-                posting_key=r.posting_key,
-                user_id=getattr(r.user, "pk", None),
-                posted_at=now,
-                note=r.note,
-                reversal_of_id=r.reversal_of_id,
+            if groups is None:
+                raise
+            batch.undo(mark)
+            refused[groups[run[0]]] = exc
+            continue
+        made.update(run_made)
+        movements += run_movements
+    _write(list(made.values()), movements, batch)
+    postings = [
+        None
+        if groups is not None and groups[i] in refused
+        else (existing[r.posting_key] if r.posting_key in existing else made[i])
+        for i, r in enumerate(requests)
+    ]
+    return postings, refused
+
+
+def _header(r: _Request, now) -> StockPosting:
+    return StockPosting(
+        movement_type=r.movement_type,
+        document_type=r.reference.document_type,
+        document_id=r.reference.document_id,
+        document_line_id=r.reference.document_line_id,
+        document_number=r.reference.document_number or "",
+        posting_key=r.posting_key,
+        user_id=getattr(r.user, "pk", None),
+        posted_at=now,
+        note=r.note,
+        reversal_of_id=r.reversal_of_id,
+    )
+
+
+def _movement_rows(r: _Request, lines: list[_Line], batch: _Batch, now, position: int) -> list[tuple]:
+    """The movement rows of a posting, the first value the position of its header."""
+    rows = []
+    for ln in lines:
+        line = ln.line
+        quantity = Decimal(line.quantity)
+        cost = batch.items[line.item_id].standard_cost if line.unit_cost is None else line.unit_cost
+        rows.append(
+            (
+                position,
+                r.movement_type,
+                line.item_id,
+                line.location_id,
+                line.lot_id,
+                quantity,
+                cost,
+                (quantity * cost).quantize(QTY_QUANT),
+                line.document_line_id or r.reference.document_line_id,
+                line.reservation_id,
+                ln.reverses_id,
+                now,
             )
         )
-    _insert_headers(headers)
-    bulk_update_fields(
-        [batch.balances[k] for k in sorted(batch.changed_balances, key=_key_order)], ["on_hand", "reserved"]
-    )
-    bulk_update_fields(
-        [batch.reservations[pk] for pk in sorted(batch.changed_reservations)],
-        ["consumed_quantity", "status", "updated_at"],
-    )
-    movements: list[tuple] = []
-    posted = [r for r in requests if r.posting_key not in existing]
-    for posting, r, lines in zip(headers, posted, resolved, strict=True):
-        for ln in lines:
-            line = ln.line
-            quantity = Decimal(line.quantity)
-            cost = batch.items[line.item_id].standard_cost if line.unit_cost is None else line.unit_cost
-            movements.append(
-                (
-                    posting.pk,
-                    r.movement_type,
-                    line.item_id,
-                    line.location_id,
-                    line.lot_id,
-                    quantity,
-                    cost,
-                    (quantity * cost).quantize(QTY_QUANT),
-                    line.document_line_id or r.reference.document_line_id,
-                    line.reservation_id,
-                    ln.reverses_id,
-                    now,
-                )
-            )
-    _insert_movements(movements)
-    made = iter(headers)
-    return [existing[r.posting_key] if r.posting_key in existing else next(made) for r in requests]
-
-
-def _key_order(key: BalanceKey) -> tuple[int, int, int]:
-    return key[0], key[1], key[2] or 0
+    return rows
 
 
 @transaction.atomic
@@ -597,7 +711,7 @@ def stock_post(
         posting_key=posting_key,
         note=note,
     )
-    return _post_many([request])[0]
+    return _post_many([request])[0][0]
 
 
 @transaction.atomic
@@ -608,9 +722,28 @@ def stock_post_many(*, postings: Sequence[PostingRequest]) -> list[StockPosting]
     cost a few statements instead of a few per posting.
 
     A refused posting refuses the batch: the error (``InsufficientStock``,
-    ``ValidationFailed``) carries ``request_index``, the position of the posting that failed,
-    so the caller can post the others without it. A lot-tracked issue line with
-    ``pick_lots=True`` and no lot is split over lots first-expiry-first under the lock."""
+    ``ValidationFailed``) carries ``request_index``, the position of the posting that failed.
+    A lot-tracked issue line with ``pick_lots=True`` and no lot is split over lots
+    first-expiry-first under the lock."""
+    return _post_many(_requests(postings))[0] if postings else []
+
+
+@service_atomic
+def stock_post_groups(
+    *, postings: Sequence[PostingRequest], groups: Sequence[Hashable]
+) -> tuple[list[StockPosting | None], dict[Hashable, DomainError]]:
+    """Post what can be posted, as ``stock_post_many`` does, but a refused posting refuses
+    only its group (``groups``: one key per posting; a group's postings next to each other):
+    the group's other postings are taken back in memory and the rest go on, each seeing
+    what the ones before it took. Returns the posting of each request (None for those of a
+    refused group) and {group: the error that refused it, with ``request_index``}. Nothing
+    of a refused group is written; the database sees one statement for the whole batch."""
+    if len(groups) != len(postings):
+        raise ValueError("One group per posting.")
+    return _post_many(_requests(postings), groups) if postings else ([], {})
+
+
+def _requests(postings: Sequence[PostingRequest]) -> list[_Request]:
     for index, p in enumerate(postings):
         if p.movement_type == MovementType.REVERSAL:
             raise _tag(
@@ -621,21 +754,17 @@ def stock_post_many(*, postings: Sequence[PostingRequest]) -> list[StockPosting]
                 ),
                 index,
             )
-    if not postings:
-        return []
-    return _post_many(
-        [
-            _Request(
-                movement_type=p.movement_type,
-                lines=[_Line(line=ln) for ln in p.lines],
-                reference=p.reference,
-                user=p.user,
-                posting_key=p.posting_key,
-                note=p.note,
-            )
-            for p in postings
-        ]
-    )
+    return [
+        _Request(
+            movement_type=p.movement_type,
+            lines=[_Line(line=ln) for ln in p.lines],
+            reference=p.reference,
+            user=p.user,
+            posting_key=p.posting_key,
+            note=p.note,
+        )
+        for p in postings
+    ]
 
 
 @transaction.atomic
@@ -673,7 +802,7 @@ def stock_transfer(
         posting_key=posting_key,
         note="",
     )
-    return _post_many([request])[0]
+    return _post_many([request])[0][0]
 
 
 @transaction.atomic
@@ -733,7 +862,7 @@ def stock_posting_reverse(*, posting_id: int, user, reason: str, posting_key: st
         note=reason,
         reversal_of_id=original.pk,
     )
-    return _post_many([request])[0]
+    return _post_many([request])[0][0]
 
 
 @transaction.atomic

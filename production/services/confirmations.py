@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from config.coalesce import delay_coalesced
 from config.db import (
+    all_or_nothing,
     column_count,
     execute_prepared,
     insert_parts,
@@ -38,20 +39,21 @@ from config.db import (
     service_atomic,
     update_parts,
 )
-from config.exceptions import DomainError, Forbidden, NotFound, StateConflict, ValidationFailed
+from config.exceptions import Forbidden, NotFound, StateConflict, ValidationFailed
 from config.fields import QTY_PLACES, ZERO
 from config.locks import advisory_key
 from config.roles import Role, user_roles
 from inventory.enums import MovementType
 from inventory.models import Item, Lot, StockPosting, UnitOfMeasure
-from inventory.services import DocumentRef, PostingLine, PostingRequest, stock_post_many, stock_posting_reverse
+from inventory.services import DocumentRef, PostingLine, PostingRequest, stock_post_groups, stock_posting_reverse
 from planning.models import WorkCenter
-from production.enums import Flushing, OperationStatus, OrderStatus, OutboxStatus, PostingStatus
+from production.enums import CostCategory, Flushing, OperationStatus, OrderStatus, OutboxStatus, PostingStatus
 from production.locks import order_components_qs_select_for_update, production_order_qs_select_for_update
 from production.models import (
     OPERATION_CONFIRMED_TOTALS,
     Confirmation,
     OrderComponent,
+    OrderCost,
     OrderOperation,
     OrderReceived,
     PostingOutbox,
@@ -472,8 +474,10 @@ def _posting_sql() -> dict[str, str]:
             "ORDER BY confirmation_id = %s DESC, id LIMIT %s) "
             "AND c.posting_status = %s AND ob.status = %s ORDER BY c.id FOR UPDATE OF c"
         ),
+        # Orders with their items and planned costs (as ``planned_unit_costs`` reads them).
         "orders": (
-            f"SELECT {select_columns(ProductionOrder, 'o')}, {select_columns(Item, 'i')} "  # noqa: S608
+            f"SELECT {select_columns(ProductionOrder, 'o')}, {select_columns(Item, 'i')}, "  # noqa: S608
+            f"(SELECT SUM(planned) FROM {OrderCost._meta.db_table} WHERE order_id = o.id AND category <> %s) "
             f"FROM {order} o JOIN {item} i ON i.id = o.item_id WHERE o.id = ANY(%s)"
         ),
         "components": (
@@ -537,33 +541,26 @@ def confirmations_post_pending(*, first_id: int | None = None, limit: int | None
         confirmations = [_Pending(*row[:4], json.loads(row[4])) for row in cursor.fetchall()]
     if not confirmations:
         return {}
-    orders = {}
-    for order in prepared_instances(ProductionOrder, sql["orders"], [sorted({c.order_id for c in confirmations})]):
-        order.item = instance_from_row(Item, order._extra)
+    orders, planned = {}, {}
+    order_ids = sorted({c.order_id for c in confirmations})
+    for order in prepared_instances(ProductionOrder, sql["orders"], [CostCategory.OUTPUT, order_ids]):
+        order.item = instance_from_row(Item, order._extra[:-1])
         orders[order.pk] = order
+        planned[order.pk] = order._extra[-1]
     component_ids = sorted({ln["component_id"] for c in confirmations for ln in c.payload["backflush"]})
     components = {c.pk: c for c in prepared_instances(OrderComponent, sql["components"], [component_ids])}
     # The ledger only needs who: a reference by id, no user rows to read.
     user_model = get_user_model()
     users = {c.created_by_id: user_model(pk=c.created_by_id) for c in confirmations}
-    unit_costs = planned_unit_costs([orders[c.order_id] for c in confirmations if Decimal(c.payload["receipt"])])
+    unit_costs = planned_unit_costs(
+        [orders[c.order_id] for c in confirmations if Decimal(c.payload["receipt"])], totals=planned
+    )
     output_lots = _output_lots(confirmations, orders, components)
 
-    failed: dict[int, DomainError] = {}
-    while True:
-        todo = [c for c in confirmations if c.pk not in failed]
-        requests, owners = _posting_requests(todo, orders, components, users, unit_costs, output_lots)
-        if not requests:
-            break
-        try:
-            with transaction.atomic():
-                stock_post_many(postings=requests)
-            break
-        except DomainError as exc:
-            index = getattr(exc, "request_index", None)
-            if index is None:
-                raise
-            failed[owners[index]] = exc
+    requests, owners = _posting_requests(confirmations, orders, components, users, unit_costs, output_lots)
+    # A confirmation the ledger refuses fails alone; the others are posted without it.
+    with all_or_nothing():
+        failed = stock_post_groups(postings=requests, groups=owners)[1] if requests else {}
 
     posted = [c for c in confirmations if c.pk not in failed]
     now = timezone.now()

@@ -59,18 +59,21 @@ def planned_unit_cost(order: ProductionOrder) -> Decimal:
     return planned_unit_costs([order])[order.pk]
 
 
-def planned_unit_costs(orders: list[ProductionOrder]) -> dict[int, Decimal]:
-    """``planned_unit_cost`` of many orders: one query for those planned at release."""
+def planned_unit_costs(orders: list[ProductionOrder], totals: dict[int, Decimal | None] | None = None) -> dict:
+    """``planned_unit_cost`` of many orders: one query for the costs planned at release,
+    unless the caller read them already (``totals``: order id → planned cost of everything
+    but the output, None where nothing was planned)."""
     if not orders:
         return {}
-    # Hand-written and prepared: the posting worker runs it for every batch with receipts.
-    sql = (
-        f"SELECT order_id, SUM(planned) FROM {OrderCost._meta.db_table} "  # noqa: S608
-        "WHERE order_id = ANY(%s) AND category <> %s GROUP BY order_id"
-    )
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, sql, [sorted({o.pk for o in orders}), CostCategory.OUTPUT])
-        totals = dict(cursor.fetchall())
+    if totals is None:
+        # Hand-written and prepared: this runs on hot paths.
+        sql = (
+            f"SELECT order_id, SUM(planned) FROM {OrderCost._meta.db_table} "  # noqa: S608
+            "WHERE order_id = ANY(%s) AND category <> %s GROUP BY order_id"
+        )
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, sql, [sorted({o.pk for o in orders}), CostCategory.OUTPUT])
+            totals = dict(cursor.fetchall())
     costs = {}
     for order in orders:
         total = totals.get(order.pk)

@@ -1,5 +1,5 @@
 """Batched postings: several postings in one lock round, applied as if posted one after the
-other, all or nothing."""
+other, all or nothing (or, in groups, each group all or nothing)."""
 
 import datetime as dt
 from decimal import Decimal
@@ -8,7 +8,7 @@ import pytest
 
 from config.exceptions import InsufficientStock, ValidationFailed
 from inventory.models import StockBalance, StockMovement, StockPosting
-from inventory.services import DocumentRef, PostingLine, PostingRequest, stock_post_many
+from inventory.services import DocumentRef, PostingLine, PostingRequest, stock_post_groups, stock_post_many
 from tests.inventory.factories import ItemFactory, LocationFactory, LotFactory
 from tests.inventory.helpers import assert_ledger_consistent, receive
 
@@ -99,3 +99,89 @@ def test_pick_lots_short_of_lot_stock_names_the_item_and_what_is_there():
 
     assert "LOTTED" in error.value.message and "available 2" in error.value.message
     assert error.value.request_index == 0
+
+
+def _receipt(item, location, qty, key) -> PostingRequest:
+    return PostingRequest(
+        movement_type="receipt",
+        lines=[PostingLine(item_id=item.pk, location_id=location.pk, quantity=Decimal(qty))],
+        reference=DocumentRef(document_type="test", document_id=1),
+        posting_key=key,
+    )
+
+
+def test_a_refused_group_is_taken_back_whole_and_the_others_are_posted():
+    item, other, loc = ItemFactory(), ItemFactory(), LocationFactory()
+    receive(item, loc, 10)
+    postings = [
+        _issue(item, loc, 4, "g1-issue"),
+        _receipt(other, loc, 5, "g2-receipt"),  # applied, then taken back with its group
+        _issue(item, loc, 7, "g2-issue"),  # 6 left: refused
+        _issue(item, loc, 6, "g3-issue"),  # sees the 6 that g2 did not take
+    ]
+
+    made, refused = stock_post_groups(postings=postings, groups=["g1", "g2", "g2", "g3"])
+
+    assert [p.posting_key if p else None for p in made] == ["g1-issue", None, None, "g3-issue"]
+    assert list(refused) == ["g2"]
+    assert isinstance(refused["g2"], InsufficientStock) and refused["g2"].request_index == 2
+    assert not StockPosting.objects.filter(posting_key__startswith="g2").exists()
+    assert StockBalance.objects.get(item=item, location=loc).on_hand == 0
+    assert not StockBalance.objects.filter(item=other, on_hand__gt=0).exists()
+    assert_ledger_consistent()
+
+
+def test_a_group_refused_by_validation_is_left_out_before_anything_is_locked():
+    item, loc = ItemFactory(), LocationFactory()
+    receive(item, loc, 10)
+    bad = PostingRequest(
+        movement_type="issue",
+        lines=[PostingLine(item_id=item.pk, location_id=loc.pk, quantity=Decimal(3))],  # an issue must be negative
+        reference=DocumentRef(document_type="test", document_id=1),
+        posting_key="bad",
+    )
+
+    made, refused = stock_post_groups(postings=[bad, _issue(item, loc, 2, "good")], groups=[1, 2])
+
+    assert made[0] is None and made[1].posting_key == "good"
+    assert refused[1].code == "invalid_quantity" and refused[1].request_index == 0
+    assert StockBalance.objects.get(item=item, location=loc).on_hand == 8
+    assert_ledger_consistent()
+
+
+def test_reserved_stock_taken_back_with_a_refused_group():
+    from inventory.services import reservation_create
+
+    item, other, loc = ItemFactory(), ItemFactory(), LocationFactory()
+    receive(item, loc, 10)
+    reservation = reservation_create(
+        item_id=item.pk, location_id=loc.pk, quantity=Decimal(5), reference=DocumentRef("test", 1), user=None
+    )
+    consume = PostingRequest(
+        movement_type="issue",
+        lines=[PostingLine(item_id=item.pk, location_id=loc.pk, quantity=Decimal(-5), reservation_id=reservation.pk)],
+        reference=DocumentRef(document_type="test", document_id=1),
+        posting_key="consume",
+    )
+
+    made, refused = stock_post_groups(
+        postings=[consume, _issue(other, loc, 1, "short"), _issue(item, loc, 1, "later")], groups=["g", "g", "h"]
+    )
+
+    assert made[:2] == [None, None] and made[2].posting_key == "later" and list(refused) == ["g"]
+    reservation.refresh_from_db()
+    assert reservation.consumed_quantity == 0 and reservation.status == "open"
+    balance = StockBalance.objects.get(item=item, location=loc)
+    assert (balance.on_hand, balance.reserved) == (9, 5)
+    assert_ledger_consistent()
+
+
+def test_the_postings_of_a_group_must_be_next_to_each_other():
+    item, loc = ItemFactory(), LocationFactory()
+    receive(item, loc, 10)
+
+    with pytest.raises(ValueError, match="next to each other"):
+        stock_post_groups(
+            postings=[_issue(item, loc, 1, "a"), _issue(item, loc, 1, "b"), _issue(item, loc, 1, "c")],
+            groups=["x", "y", "x"],
+        )
