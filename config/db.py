@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import cache, wraps
 from weakref import WeakKeyDictionary
 
-from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models import signals
 from django.db.models.base import ModelState
 
@@ -148,12 +148,15 @@ def insert_parts(obj: models.Model, *, exclude: Sequence[str] = ()) -> tuple[lis
     automatic primary key and ``exclude`` (attnames), valued as ``save()`` would write them
     (``auto_now_add`` applied to ``obj``)."""
     meta = obj._meta
+    # The connection itself, not the ``connection`` proxy: every field's preparation reads
+    # ``connection.ops``, and each read through the proxy is a context-local lookup.
+    db = connections[DEFAULT_DB_ALIAS]
     columns, params = [], []
     for f in meta.concrete_fields:
         if f is meta.auto_field or f.attname in exclude:
             continue
-        columns.append(connection.ops.quote_name(f.column))
-        params.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
+        columns.append(db.ops.quote_name(f.column))
+        params.append(f.get_db_prep_save(f.pre_save(obj, True), db))
     return columns, params
 
 
@@ -161,11 +164,12 @@ def update_parts(obj: models.Model, fields: Sequence[str]) -> tuple[str, list]:
     """``"col" = %s, ...`` and values of an UPDATE of ``fields`` of ``obj``, as
     ``save(update_fields=...)`` would write them."""
     meta = obj._meta
+    db = connections[DEFAULT_DB_ALIAS]
     assignments, params = [], []
     for name in fields:
         f = meta.get_field(name)
-        assignments.append(f"{connection.ops.quote_name(f.column)} = %s")
-        params.append(f.get_db_prep_save(f.pre_save(obj, False), connection))
+        assignments.append(f"{db.ops.quote_name(f.column)} = %s")
+        params.append(f.get_db_prep_save(f.pre_save(obj, False), db))
     return ", ".join(assignments), params
 
 

@@ -20,6 +20,7 @@ from production.serializers import (
     ConfirmationSerializer,
     ConsumptionPreviewSerializer,
     ReasonSerializer,
+    confirmation_input,
     confirmation_representation,
 )
 
@@ -54,9 +55,7 @@ class ConfirmationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @extend_schema(request=ConfirmationCreateSerializer, responses={201: ConfirmationSerializer})
     @idempotent
     def create(self, request: Request) -> Response:
-        body = ConfirmationCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
+        data = confirmation_input(request.data)
         confirmation = services.confirmation_create(
             data=services.ConfirmationInput(operation_id=data.pop("operation"), **data), user=request.user
         )

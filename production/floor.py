@@ -26,7 +26,7 @@ from config.roles import PLANNING_ROLES, Role, user_roles
 from production import selectors
 from production.enums import ScrapReason
 from production.models import OrderOperation, Terminal
-from production.serializers import ConfirmationCreateSerializer, ConfirmationSerializer
+from production.serializers import ConfirmationSerializer, confirmation_input
 from production.services import ConfirmationInput
 from production.services.floor import floor_confirm, operation_clock_start, operation_clock_stop, operator_sign_in
 
@@ -213,9 +213,7 @@ class FloorConfirmView(APIView):
 
     @idempotent
     def post(self, request: Request, operation_id: int) -> Response:
-        body = ConfirmationCreateSerializer(data={**request.data, "operation": operation_id})
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
+        data = confirmation_input({**request.data, "operation": operation_id})
         data = ConfirmationInput(operation_id=data.pop("operation"), **data)
         confirmation = floor_confirm(data=data, user=request.user)
         return Response(ConfirmationSerializer(selectors.confirmation_list().get(pk=confirmation.pk)).data, status=201)

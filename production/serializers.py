@@ -345,6 +345,18 @@ class ConfirmationCreateSerializer(serializers.Serializer):
     confirmed_at = serializers.DateTimeField(required=False)
 
 
+@cache
+def _confirmation_input_shape() -> ConfirmationCreateSerializer:
+    return ConfirmationCreateSerializer()
+
+
+def confirmation_input(data) -> dict:
+    """``ConfirmationCreateSerializer(data=data)``'s validated data (or its ValidationError)
+    without deep-copying the serializer's 11 fields on every POST: one unbound instance per
+    process validates every body (its fields keep no per-call state)."""
+    return dict(_confirmation_input_shape().run_validation(data))
+
+
 class ConfirmationPreviewQuerySerializer(serializers.Serializer):
     operation = serializers.IntegerField()
     good_quantity = Qty(default=Decimal(0), min_value=Decimal(0))
