@@ -180,25 +180,48 @@ class StockMovement(models.Model):
 
     posting = models.ForeignKey(StockPosting, on_delete=models.PROTECT, related_name="movements", db_constraint=False)
     movement_type = models.CharField(max_length=24, choices=MovementType.choices)
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    # Every index is written for every ledger row (a confirmation writes ~20): item is served
+    # by the (item, location) index, and lot, reservation and reverses are indexed only where
+    # set (most movements have none of them).
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+", db_constraint=False)
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="+", null=True, blank=True, db_constraint=False)
+    lot = models.ForeignKey(
+        Lot, on_delete=models.PROTECT, related_name="+", null=True, blank=True, db_constraint=False, db_index=False
+    )
     quantity = QuantityField()
     unit_cost = MoneyField()
     value = MoneyField()
     document_line_id = models.BigIntegerField(null=True, blank=True)
     reservation = models.ForeignKey(
-        "Reservation", on_delete=models.PROTECT, related_name="+", null=True, blank=True, db_constraint=False
+        "Reservation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        db_constraint=False,
+        db_index=False,
     )
-    reverses = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", db_constraint=False
+    # At most one reversal per movement (the partial unique constraint below).
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False, db_index=False
     )
     posted_at = models.DateTimeField(db_index=True)
 
     class Meta:
         ordering = ["-posted_at", "-id"]
-        indexes = [models.Index(fields=["item", "location"], name="movement_item_location_idx")]
-        constraints = [models.CheckConstraint(condition=~Q(quantity=0), name="movement_quantity_ne_0")]
+        indexes = [
+            models.Index(fields=["item", "location"], name="movement_item_location_idx"),
+            models.Index(fields=["lot"], name="movement_lot_idx", condition=Q(lot__isnull=False)),
+            models.Index(
+                fields=["reservation"], name="movement_reservation_idx", condition=Q(reservation__isnull=False)
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="movement_quantity_ne_0"),
+            models.UniqueConstraint(
+                fields=["reverses"], name="movement_reversed_once", condition=Q(reverses__isnull=False)
+            ),
+        ]
         triggers = [
             pgtrigger.Protect(name="stock_movement_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
             # Postings and movements are never deleted (append-only): no guard needed there.
