@@ -37,6 +37,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The contract is /api/v1/: the shop-floor terminal's confirm button (/floor/) is a
+    # session-only page endpoint, not something an integrating system calls.
+    "PREPROCESSING_HOOKS": ["config.schema.preprocess_api_only"],
+    # Pinned rather than guessed from the paths' common prefix (/api/v1), which would drop it
+    # from every operationId (api_v1_production_orders_release_create) and so rename the
+    # methods of every generated client.
+    "SCHEMA_PATH_PREFIX": "",
     # Error bodies and Idempotency-Key on every operation (config/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -1,5 +1,5 @@
 """The OpenAPI schema at /api/schema/: Idempotency-Key where the view honours it, the one error
-shape on error responses, one component per name."""
+shape on error responses, one component per name, the REST API only."""
 
 import pytest
 from django.test import Client
@@ -72,3 +72,8 @@ def test_schema_has_no_two_components_of_one_name(capsys):
     Client().get("/api/schema/")
 
     assert "components with identical names" not in capsys.readouterr().err
+
+
+def test_schema_documents_only_the_rest_api(schema):
+    assert schema["paths"]
+    assert all(path.startswith("/api/v1/") for path in schema["paths"])
