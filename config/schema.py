@@ -1,6 +1,6 @@
 """OpenAPI schema additions that hold for the whole API, so that no endpoint has to repeat them:
 the token scheme, the one error shape on every 4xx response, and ``Idempotency-Key`` on every
-view method decorated with ``config.idempotency.idempotent``.
+view method decorated with ``config.idempotency.idempotent``; and only the ``/api/v1/`` endpoints.
 
 The hooks are in ``SPECTACULAR_SETTINGS`` (config/settings/api.py), so ``manage.py spectacular``
 and the ``/api/schema/`` view both run them.
@@ -22,6 +22,7 @@ from rest_framework.viewsets import ViewSetMixin
 from config.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+API_PREFIX = "/api/v1/"
 
 
 class KnoxTokenScheme(OpenApiAuthenticationExtension):
@@ -52,6 +53,13 @@ class ErrorSerializer(serializers.Serializer):
         help_text="Messages per offending field (dotted paths for nested fields); empty when the error "
         "is not about a field.",
     )
+
+
+# ------------------------------------------------------------------ endpoints
+def preprocess_api_only(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[tuple[str, str, str, Any]]:
+    """Keep the REST API's endpoints: DRF views the pages use (the shop floor's confirm button)
+    are not part of the integration contract."""
+    return [endpoint for endpoint in endpoints if endpoint[0].startswith(API_PREFIX)]
 
 
 # ------------------------------------------------------------------ error responses

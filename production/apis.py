@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import django_filters
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -93,6 +93,15 @@ ETAG = OpenApiParameter(
 STALE = OpenApiResponse(
     description="If-Match names an older version of the order: the error shape "
     '`{"code": "stale_version", "message": ..., "fields": {"version": ["stale"]}}`; nothing was written.'
+)
+
+
+ISSUE_RESULT = inline_serializer(
+    "IssueResult",
+    {
+        "posting": serializers.IntegerField(help_text="The stock posting of the issue or return."),
+        "components": ComponentSerializer(many=True),
+    },
 )
 
 
@@ -247,16 +256,19 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             }
         )
 
-    @extend_schema(request=IssueSerializer, responses={201: ComponentSerializer(many=True)})
+    @order_command(request=IssueSerializer, ok=ISSUE_RESULT, status_code=201)
     @action(detail=True, methods=["post"])
     @idempotent
     def issue(self, request: Request, pk: str) -> Response:
-        """Manual material issue (positive quantities) or return (negative) against the order."""
+        """Manual material issue (positive quantities) or return (negative) against the order.
+        An item the order does not list is added as an unplanned component, which moves the
+        order's version (ETag)."""
         body = IssueSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         posting = services.production_order_issue(
             order_id=int(pk),
             user=request.user,
+            expected_version=_expected_version(request),
             note=body.validated_data["note"],
             lines=[
                 services.IssueLine(
@@ -276,6 +288,7 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
                 "components": ComponentSerializer(order.components.all(), many=True).data,
             },
             status=status.HTTP_201_CREATED,
+            headers={"ETag": _etag(order)},
         )
 
     # Components and operations are edited the same way: list/add on the collection,

@@ -94,7 +94,12 @@ class PlannedOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         run = self.request.query_params.get("run")
         return selectors.planned_order_list(run_id=int(run) if run and run.isdigit() else None)
 
-    @extend_schema(request=FirmBulkSerializer, responses={201: FirmedSerializer(many=True)})
+    # Both actions' paths end in /firm/, so the default operationIds would collide.
+    @extend_schema(
+        operation_id="api_v1_planned_orders_firm_bulk_create",
+        request=FirmBulkSerializer,
+        responses={201: FirmedSerializer(many=True)},
+    )
     @action(detail=False, methods=["post"], url_path="firm")
     @idempotent
     def firm_bulk(self, request: Request) -> Response:

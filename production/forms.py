@@ -78,5 +78,7 @@ class RescheduleForm(PageForm):
 
 
 class IssueForm(PageForm):
+    # The version the page showed; absent means "whatever is current" (no check).
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     component = forms.IntegerField(widget=forms.HiddenInput)
     quantity = forms.DecimalField(max_digits=18, decimal_places=4)

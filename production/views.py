@@ -378,6 +378,7 @@ def order_issue(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             services.production_order_issue,
             order_id=pk,
+            expected_version=form.cleaned_data.get("version"),
             lines=[
                 services.IssueLine(quantity=form.cleaned_data["quantity"], component_id=form.cleaned_data["component"])
             ],

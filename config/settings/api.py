@@ -37,6 +37,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The contract is /api/v1/: the shop-floor terminal's confirm button (/floor/) is a
+    # session-only page endpoint, not something an integrating system calls.
+    "PREPROCESSING_HOOKS": ["config.schema.preprocess_api_only"],
+    # Pinned rather than guessed from the paths' common prefix (/api/v1), which would drop it
+    # from every operationId (api_v1_production_orders_release_create) and so rename the
+    # methods of every generated client.
+    "SCHEMA_PATH_PREFIX": "",
+    # One name per choice set where one field name (status, flushing, movement_type) carries
+    # different choice sets on different resources, or one choice set has two field names
+    # (an item's strategy is the order type of its production orders). Choice sets are
+    # told apart by values and labels, so each entry names exactly one of them.
+    "ENUM_NAME_OVERRIDES": {
+        "ProductionOrderStatusEnum": "production.enums.OrderStatus",
+        "SalesOrderStatusEnum": "sales.enums.SalesOrderStatus",
+        # draft / active / obsolete of BOMs and routings (planning.enums.RoutingStatus is the same set)
+        "LifecycleStatusEnum": "inventory.enums.BomStatus",
+        "BomLineFlushingEnum": "inventory.enums.Flushing",
+        "ComponentFlushingEnum": "production.enums.Flushing",
+        "MovementTypeEnum": "inventory.enums.MovementType",
+        # also production.enums.OrderType, the same set
+        "StrategyEnum": "inventory.enums.Strategy",
+    },
     # Error bodies and Idempotency-Key on every operation (config/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

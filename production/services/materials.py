@@ -15,7 +15,7 @@ from inventory.models import Item, StockPosting
 from inventory.services import DocumentRef, PostingLine, stock_post
 from production.enums import Flushing, OrderStatus
 from production.models import OrderComponent, ProductionOrder
-from production.services.common import DOCUMENT_TYPE, audit
+from production.services.common import DOCUMENT_TYPE, audit, ensure_version
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,21 @@ class IssueLine:
 
 @transaction.atomic
 def production_order_issue(
-    *, order_id: int, lines: list[IssueLine], user, posting_key: str | None = None, note: str = ""
+    *,
+    order_id: int,
+    lines: list[IssueLine],
+    user,
+    expected_version: int | None = None,
+    posting_key: str | None = None,
+    note: str = "",
 ) -> StockPosting:
-    from production.services.orders import _locked_order
+    """Post the lines as one issue (or return) against the order. A line for an item the order
+    does not list adds it as an unplanned component: the order's structure changed, so its
+    version moves; issuing a listed component leaves the version as it is."""
+    from production.services.orders import _bump, _locked_order
 
     order = _locked_order(order_id)
+    ensure_version(order, expected_version)
     if order.status not in (OrderStatus.RELEASED, OrderStatus.IN_PROGRESS):
         raise StateConflict(
             f"Order {order.number} is {OrderStatus(order.status).label.lower()}; material can be issued only "
@@ -57,6 +67,7 @@ def production_order_issue(
         by_item.setdefault(c.item_id, c)
     posting_lines: list[PostingLine] = []
     touched: dict[int, OrderComponent] = {}
+    structure_changed = False
     with audit(user, "material_issue", note):
         for index, line in enumerate(lines):
             field = f"lines[{index}]"
@@ -73,6 +84,7 @@ def production_order_issue(
                 component = _unplanned_component(order, line, field)
                 components[component.pk] = component
                 by_item[component.item_id] = component
+                structure_changed = True
             issued_after = (
                 component.issued_quantity
                 + sum((-pl.quantity for pl in posting_lines if pl.document_line_id == component.pk), ZERO)
@@ -114,6 +126,8 @@ def production_order_issue(
         for component in touched.values():
             moved = sum((-pl.quantity for pl in posting_lines if pl.document_line_id == component.pk), ZERO)
             OrderComponent.objects.filter(pk=component.pk).update(issued_quantity=F("issued_quantity") + moved)
+        if structure_changed:
+            _bump(order)
     return posting
 
 

@@ -1,8 +1,11 @@
 """The OpenAPI schema at /api/schema/: Idempotency-Key where the view honours it, the one error
-shape on error responses, one component per name."""
+shape on error responses, the REST API only, generated without a warning."""
 
 import pytest
+from django.conf import settings
+from django.core.management import call_command
 from django.test import Client
+from drf_spectacular.plumbing import load_enum_name_overrides
 
 ERROR_REF = "#/components/schemas/Error"
 CONFIRMATIONS = "/api/v1/confirmations/"
@@ -68,7 +71,19 @@ def test_error_responses_have_the_error_shape(schema):
     assert "409" not in detail["responses"]
 
 
-def test_schema_has_no_two_components_of_one_name(capsys):
-    Client().get("/api/schema/")
+def test_schema_generates_without_warnings_or_errors(tmp_path):
+    """What drf-spectacular warns about ends up in generated clients: enums named ``Status9dcEnum``,
+    one choice set under two names, operationIds with numeral suffixes, two components of one
+    name, views it could not understand. ``--fail-on-warn`` fails on any warning or error (they are
+    printed to the captured stderr), ``--validate`` checks the result against the OpenAPI spec."""
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "schema.yml"))
 
-    assert "components with identical names" not in capsys.readouterr().err
+    # Two overrides naming one choice set are reported only when the overrides are first loaded
+    # (cached for the process), so check them here rather than rely on the stats above.
+    overrides = settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
+    assert sorted(load_enum_name_overrides().values()) == sorted(overrides), "two names for one choice set"
+
+
+def test_schema_documents_only_the_rest_api(schema):
+    assert schema["paths"]
+    assert all(path.startswith("/api/v1/") for path in schema["paths"])

@@ -141,6 +141,52 @@ def test_order_command_from_a_stale_page_shows_the_message_and_changes_nothing(
     assert order.status == status_before
 
 
+def test_issue_from_a_stale_page_shows_the_message_and_posts_nothing(client_for, plant, planner):
+    # given an order page showing version N with an issue form per component, and a change since
+    plant.stock()
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(5), user=planner
+    )
+    order = services.production_order_release(order_id=order.pk, user=planner)
+    component = order.components.get(item=plant.part_lot)
+    client = client_for(Role.PLANNER)
+    shown = client.get(f"/production/orders/{order.pk}/").content.decode()
+    issue_form = shown[shown.index(f"/production/orders/{order.pk}/issue/") :].split("</form>")[0]
+    assert f'name="version" value="{order.version}"' in issue_form
+    services.production_order_update(order_id=order.pk, user=planner, priority=2)
+
+    # when the issue form is posted with the version the page showed
+    response = client.post(
+        f"/production/orders/{order.pk}/issue/",
+        {"version": order.version, "component": component.pk, "quantity": "1"},
+        follow=True,
+    )
+
+    # then the page says so, and nothing was issued
+    assert "changed by someone else" in response.content.decode()
+    component.refresh_from_db()
+    assert component.issued_quantity == 0
+
+
+def test_issue_from_a_current_page_goes_through(client_for, plant, planner):
+    plant.stock()
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(5), user=planner
+    )
+    order = services.production_order_release(order_id=order.pk, user=planner)
+    component = order.components.get(item=plant.part_lot)
+
+    response = client_for(Role.PLANNER).post(
+        f"/production/orders/{order.pk}/issue/",
+        {"version": order.version, "component": component.pk, "quantity": "1"},
+        follow=True,
+    )
+
+    assert "Material issued." in response.content.decode()
+    component.refresh_from_db()
+    assert component.issued_quantity == 1
+
+
 def test_order_command_from_a_current_page_goes_through(client_for, plant, planner):
     plant.stock()
     order = services.production_order_create(

@@ -10,8 +10,11 @@ from decimal import Decimal
 
 import pytest
 
+from inventory.models import StockBalance, StockMovement
 from production import services
 from production.models import ProductionOrder
+from tests.inventory.factories import ItemFactory
+from tests.inventory.helpers import receive
 from tests.production.conftest import in_days
 
 pytestmark = pytest.mark.django_db
@@ -222,3 +225,92 @@ def test_stale_version_is_checked_before_the_status(plant, planner, planner_api)
 
     # then we learn that our view is stale, not a state error about a status we never saw
     assert response.status_code == 412
+
+
+# --- manual issue: it posts stock, and moves the version only when it changes the structure
+
+
+def _issue(api, order, line: dict, **headers):
+    return api.post(f"{URL}{order.pk}/issue/", {"lines": [line]}, format="json", **headers)
+
+
+def _posted(order) -> list:
+    return list(
+        StockMovement.objects.filter(posting__document_type="production_order", posting__document_id=order.pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@pytest.mark.parametrize("line", ["listed", "unplanned"])
+def test_issue_with_a_stale_if_match_is_refused_with_412_and_writes_nothing(line, plant, planner, planner_api):
+    # given a planner who read a released order, and another planner who changed it since
+    order = _released(plant, planner)
+    glue = ItemFactory(sku="GLUE")
+    receive(glue, plant.rm, 5)
+    read_etag = planner_api.get(f"{URL}{order.pk}/").headers["ETag"]
+    services.production_order_update(order_id=order.pk, user=planner, priority=order.priority + 1)
+    before, posted = _state(planner_api, order), _posted(order)
+
+    # when the first planner issues (a listed component, or an item the order does not list)
+    body = (
+        {"component": order.components.get(item=plant.part_lot).pk, "quantity": "2"}
+        if line == "listed"
+        else {"item": glue.pk, "quantity": "2"}
+    )
+    response = _issue(planner_api, order, body, HTTP_IF_MATCH=read_etag)
+
+    # then it is refused in the one error shape: no stock moved, no component added or changed
+    assert response.status_code == 412, response.content
+    assert response.json()["code"] == "stale_version"
+    assert response.json()["fields"] == {"version": ["stale"]}
+    assert _posted(order) == posted
+    assert _state(planner_api, order) == before
+    assert StockBalance.objects.get(item=glue, location=plant.rm).on_hand == 5
+
+
+def test_issue_of_a_listed_component_with_the_current_if_match_keeps_the_version(plant, planner, planner_api):
+    # given
+    order = _released(plant, planner)
+    component = order.components.get(item=plant.part_lot)
+    etag = planner_api.get(f"{URL}{order.pk}/").headers["ETag"]
+
+    # when
+    response = _issue(planner_api, order, {"component": component.pk, "quantity": "2"}, HTTP_IF_MATCH=etag)
+
+    # then the issue is posted, and the ETag is the order's, unchanged: only stock moved
+    assert response.status_code == 201, response.content
+    assert response.headers["ETag"] == etag == planner_api.get(f"{URL}{order.pk}/").headers["ETag"]
+    issued = {c["id"]: c["issued_quantity"] for c in response.json()["components"]}
+    assert Decimal(issued[component.pk]) == Decimal(2)
+    assert len(_posted(order)) > 0
+
+
+def test_issue_of_an_unplanned_item_adds_a_component_and_moves_the_version(plant, planner, planner_api):
+    # given
+    order = _released(plant, planner)
+    glue = ItemFactory(sku="GLUE")
+    receive(glue, plant.rm, 5)
+    etag = planner_api.get(f"{URL}{order.pk}/").headers["ETag"]
+
+    # when
+    response = _issue(planner_api, order, {"item": glue.pk, "quantity": "2"}, HTTP_IF_MATCH=etag)
+
+    # then the order's structure changed: a new component, a new version, the new ETag answered
+    assert response.status_code == 201, response.content
+    assert [c["item_sku"] for c in response.json()["components"]][-1] == "GLUE"
+    current = planner_api.get(f"{URL}{order.pk}/").headers["ETag"]
+    assert current != etag
+    assert response.headers["ETag"] == current
+    # and a command sent with the version read before the issue is now stale
+    stale = _issue(planner_api, order, {"item": glue.pk, "quantity": "1"}, HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412
+
+
+def test_issue_without_if_match_is_not_checked(plant, planner, planner_api):
+    order = _released(plant, planner)
+    services.production_order_update(order_id=order.pk, user=planner, priority=order.priority + 1)
+
+    response = _issue(planner_api, order, {"component": order.components.get(item=plant.part_lot).pk, "quantity": "1"})
+
+    assert response.status_code == 201, response.content

@@ -2,11 +2,13 @@ from decimal import Decimal
 
 import pytest
 
-from config.exceptions import InsufficientStock, ValidationFailed
+from config.exceptions import InsufficientStock, PreconditionFailed, ValidationFailed
 from inventory.models import Reservation, StockBalance, StockMovement
 from production import services
+from production.models import ProductionOrder
 from production.services import IssueLine
-from tests.inventory.helpers import assert_ledger_consistent
+from tests.inventory.factories import ItemFactory
+from tests.inventory.helpers import assert_ledger_consistent, receive
 from tests.production.conftest import in_days
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +110,65 @@ def test_issue_beyond_stock_is_refused_and_nothing_written(plant, planner, relea
 
     assert StockMovement.objects.count() == before
     assert_ledger_consistent()
+
+
+def test_issue_against_a_stale_version_is_refused_and_nothing_written(plant, planner, released):
+    # given a version read before another planner changed the order
+    glue = ItemFactory(sku="GLUE")
+    receive(glue, plant.rm, 5)
+    stale = released.version
+    services.production_order_update(order_id=released.pk, user=planner, priority=released.priority + 1)
+    component = released.components.get(item=plant.part_lot)
+    movements, components = StockMovement.objects.count(), list(released.components.values())
+
+    # when an issue of a listed component and of an unplanned item is sent with it
+    with pytest.raises(PreconditionFailed) as error:
+        services.production_order_issue(
+            order_id=released.pk,
+            user=planner,
+            expected_version=stale,
+            lines=[IssueLine(quantity=Decimal(2), component_id=component.pk), IssueLine(quantity=1, item_id=glue.pk)],
+        )
+
+    # then no stock moved and the components are as they were
+    assert error.value.code == "stale_version"
+    assert StockMovement.objects.count() == movements
+    assert list(released.components.values()) == components
+    assert_ledger_consistent()
+
+
+def test_issue_of_listed_components_keeps_the_version(plant, planner, released):
+    version = ProductionOrder.objects.get(pk=released.pk).version
+    component = released.components.get(item=plant.part_lot)
+
+    services.production_order_issue(
+        order_id=released.pk,
+        user=planner,
+        expected_version=version,
+        lines=[
+            IssueLine(quantity=Decimal(2), component_id=component.pk),
+            IssueLine(quantity=1, item_id=plant.part_fwd.pk),
+        ],
+    )
+
+    assert ProductionOrder.objects.get(pk=released.pk).version == version
+
+
+def test_issue_that_adds_unplanned_components_moves_the_version_once(plant, planner, released):
+    # given two items the order does not list
+    glue, tape = ItemFactory(sku="GLUE"), ItemFactory(sku="TAPE")
+    receive(glue, plant.rm, 5)
+    receive(tape, plant.rm, 5)
+    version = ProductionOrder.objects.get(pk=released.pk).version
+
+    # when one issue takes both
+    services.production_order_issue(
+        order_id=released.pk,
+        user=planner,
+        expected_version=version,
+        lines=[IssueLine(quantity=1, item_id=glue.pk), IssueLine(quantity=1, item_id=tape.pk)],
+    )
+
+    # then the structure changed once: one new version, both components added
+    assert ProductionOrder.objects.get(pk=released.pk).version == version + 1
+    assert set(released.components.filter(required_quantity=0).values_list("item__sku", flat=True)) == {"GLUE", "TAPE"}
