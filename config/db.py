@@ -143,33 +143,84 @@ def _init_has_receivers(model: type[models.Model]) -> bool:
     return signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model)
 
 
+# Values that ``get_db_prep_save`` of these (unchanged) Django fields would send to
+# PostgreSQL as they are: the hot inserts skip the preparation (a few µs per field) for them.
+_AS_IS: tuple[tuple[type[models.Field], tuple[type, ...]], ...] = (
+    (models.BooleanField, (bool,)),
+    (models.IntegerField, (int,)),
+    (models.CharField, (str,)),
+    (models.TextField, (str,)),
+    (models.DecimalField, (Decimal,)),
+    (models.DateTimeField, (dt.datetime,)),  # aware ones only, checked per value
+)
+_PREPARATION = ("get_db_prep_save", "get_db_prep_value", "get_prep_value", "to_python")
+
+
+def _as_is_types(field: models.Field) -> tuple[type, ...]:
+    """The value types ``field`` sends unchanged (none where a subclass prepares its own way)."""
+    if isinstance(field, models.ForeignKey):
+        target = field.target_field
+        return _as_is_types(target) if not isinstance(target, models.ForeignKey) else ()
+    for base, types in _AS_IS:
+        if isinstance(field, base):
+            unchanged = all(getattr(type(field), m) is getattr(base, m) for m in _PREPARATION)
+            return types if unchanged else ()
+    return ()
+
+
+@cache
+def _write_plan(model: type[models.Model]) -> tuple[tuple[models.Field, str, str, bool, tuple[type, ...]], ...]:
+    """Per concrete field: the field, its attname, quoted column, whether its ``pre_save``
+    is more than reading the attribute (``auto_now_add``, ...), and the types it sends as
+    they are."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    return tuple(
+        (f, f.attname, quote(f.column), type(f).pre_save is not models.Field.pre_save, _as_is_types(f))
+        for f in model._meta.concrete_fields
+    )
+
+
+@cache
+def _write_plan_by_name(model: type[models.Model]) -> dict[str, tuple]:
+    return {entry[0].name: entry for entry in _write_plan(model)}
+
+
+def _db_value(f: models.Field, value, as_is: tuple[type, ...], db) -> object:
+    kind = type(value)
+    if value is None or (kind in as_is and (kind is not dt.datetime or value.tzinfo is not None)):
+        return value
+    return f.get_db_prep_save(value, db)
+
+
 def insert_parts(obj: models.Model, *, exclude: Sequence[str] = ()) -> tuple[list[str], list]:
     """Quoted columns and values of an INSERT of ``obj``: every concrete field but an
     automatic primary key and ``exclude`` (attnames), valued as ``save()`` would write them
     (``auto_now_add`` applied to ``obj``)."""
-    meta = obj._meta
-    # The connection itself, not the ``connection`` proxy: every field's preparation reads
+    # The connection itself, not the ``connection`` proxy: a field's preparation reads
     # ``connection.ops``, and each read through the proxy is a context-local lookup.
     db = connections[DEFAULT_DB_ALIAS]
+    auto = obj._meta.auto_field
     columns, params = [], []
-    for f in meta.concrete_fields:
-        if f is meta.auto_field or f.attname in exclude:
+    for f, attname, column, pre_save, as_is in _write_plan(type(obj)):
+        if f is auto or attname in exclude:
             continue
-        columns.append(db.ops.quote_name(f.column))
-        params.append(f.get_db_prep_save(f.pre_save(obj, True), db))
+        columns.append(column)
+        value = f.pre_save(obj, True) if pre_save else getattr(obj, attname)
+        params.append(_db_value(f, value, as_is, db))
     return columns, params
 
 
 def update_parts(obj: models.Model, fields: Sequence[str]) -> tuple[str, list]:
     """``"col" = %s, ...`` and values of an UPDATE of ``fields`` of ``obj``, as
     ``save(update_fields=...)`` would write them."""
-    meta = obj._meta
     db = connections[DEFAULT_DB_ALIAS]
+    plan = _write_plan_by_name(type(obj))
     assignments, params = [], []
     for name in fields:
-        f = meta.get_field(name)
-        assignments.append(f"{db.ops.quote_name(f.column)} = %s")
-        params.append(f.get_db_prep_save(f.pre_save(obj, False), db))
+        f, attname, column, pre_save, as_is = plan[name]
+        assignments.append(f"{column} = %s")
+        value = f.pre_save(obj, False) if pre_save else getattr(obj, attname)
+        params.append(_db_value(f, value, as_is, db))
     return ", ".join(assignments), params
 
 
