@@ -139,9 +139,11 @@ def component_rows(order_id: int) -> list[ComponentRow]:
         return [ComponentRow(*row) for row in cursor.fetchall()]
 
 
+_PLACES = tuple(Decimal(1).scaleb(-d) for d in range(QTY_PLACES + 1))
+
+
 def _round(value: Decimal, decimals: int) -> Decimal:
-    places = Decimal(1).scaleb(-min(decimals, QTY_PLACES))
-    return Decimal(value).quantize(places, rounding=ROUND_HALF_UP)
+    return Decimal(value).quantize(_PLACES[min(decimals, QTY_PLACES)], rounding=ROUND_HALF_UP)
 
 
 def _consuming_sequences(operation: OrderOperation, operations: list[OrderOperation]) -> set[int] | None:
