@@ -267,7 +267,8 @@ class Confirmation(models.Model):
     """One report of work on one operation. Immutable once written: a mistake is undone by a
     reversal, which is a confirmation of its own with the opposite quantities."""
 
-    order = models.ForeignKey(ProductionOrder, on_delete=models.PROTECT, related_name="confirmations")
+    # The (order, operation) index serves look-ups by order.
+    order = models.ForeignKey(ProductionOrder, on_delete=models.PROTECT, related_name="confirmations", db_index=False)
     operation = models.ForeignKey(OrderOperation, on_delete=models.PROTECT, related_name="confirmations")
     work_center = models.ForeignKey("planning.WorkCenter", on_delete=models.PROTECT, related_name="+")
     good_quantity = QuantityField(default=ZERO)
@@ -288,15 +289,17 @@ class Confirmation(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
     )
     reason = models.TextField(blank=True)
-    posting_status = models.CharField(
-        max_length=8, choices=PostingStatus.choices, default=PostingStatus.NONE, db_index=True
-    )
+    posting_status = models.CharField(max_length=8, choices=PostingStatus.choices, default=PostingStatus.NONE)
     posting_error = models.JSONField(null=True, blank=True)
     posted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["order", "operation"])]
+        indexes = [
+            models.Index(fields=["order", "operation"]),
+            # A plain index: db_index on a CharField adds a LIKE index no query uses.
+            models.Index(fields=["posting_status"], name="confirmation_posting_idx"),
+        ]
         # What was reported stays as reported: only the posting status may change later.
         triggers = [
             pgtrigger.Protect(name="confirmation_no_delete", operation=pgtrigger.Delete),
