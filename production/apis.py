@@ -396,8 +396,10 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     @extend_schema(responses={200: CostSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def costs(self, request: Request, pk: str) -> Response:
+        """Planned cost (fixed at release), actual cost so far (from the postings and confirmed
+        times; fixed at close) and variance (at close) per category and cost center."""
         order = get_object_or_404(ProductionOrder, pk=pk)
-        return Response(CostSerializer(order.costs.all(), many=True).data)
+        return Response(CostSerializer(selectors.production_order_costs(order=order), many=True).data)
 
     @extend_schema(responses={200: AuditEventSerializer(many=True)})
     @action(detail=True, methods=["get"])

@@ -5,14 +5,25 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import F, Prefetch, QuerySet, Sum
 
-from config.fields import ZERO
-from inventory.models import Location, Reservation, StockBalance
+from config.fields import MONEY_PLACES, ZERO
+from inventory.models import Location, Reservation, StockBalance, StockMovement
 from inventory.selectors import stock_available
+from planning.models import WorkCenter
+from production.enums import CostCategory, OrderStatus
 from production.models import OrderComponent, OrderCost, OrderOperation, ProductionOrder
+
+CENT = Decimal(1).scaleb(-MONEY_PLACES)
+SIXTY = Decimal(60)
+CostKey = tuple[str, int | None]  # (cost category, cost center id)
+
+
+def m(value: Decimal) -> Decimal:
+    """Money rounded to the stored places."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def production_order_list() -> QuerySet[ProductionOrder]:
@@ -328,3 +339,52 @@ def order_operation_schedule(*, date_from, date_to, work_center_ids: Iterable[in
     if work_center_ids:
         qs = qs.filter(work_center_id__in=list(work_center_ids))
     return qs
+
+
+def production_order_actual_costs(*, order: ProductionOrder) -> dict[CostKey, Decimal]:
+    """Actual cost so far per (category, cost center): material and output from the order's
+    postings in the ledger, labour, machine and overhead from the confirmed times at the work
+    centers' rates. Three queries."""
+    from production.services.common import DOCUMENT_TYPE
+
+    totals: dict[CostKey, Decimal] = defaultdict(lambda: ZERO)
+    movements = (
+        StockMovement.objects.filter(posting__document_type=DOCUMENT_TYPE, posting__document_id=order.pk)
+        .values("item_id")
+        .annotate(value=Sum("value"))
+    )
+    for row in movements:
+        value = row["value"] or ZERO
+        if row["item_id"] == order.item_id:
+            totals[(CostCategory.OUTPUT, order.cost_center_id)] -= value
+        else:
+            # Issues are negative movements: consumption is a positive cost.
+            totals[(CostCategory.MATERIAL, order.cost_center_id)] -= value
+    operations = list(OrderOperation.objects.filter(order=order))
+    centers = WorkCenter.objects.in_bulk({op.work_center_id for op in operations})
+    for op in operations:
+        wc = centers[op.work_center_id]
+        labor_hours = (op.actual_setup_minutes + op.actual_labor_minutes) / SIXTY
+        totals[(CostCategory.LABOR, wc.cost_center_id)] += labor_hours * wc.labor_rate
+        totals[(CostCategory.MACHINE, wc.cost_center_id)] += op.actual_machine_minutes / SIXTY * wc.machine_rate
+        totals[(CostCategory.OVERHEAD, wc.cost_center_id)] += labor_hours * wc.overhead_rate
+    return totals
+
+
+def production_order_costs(*, order: ProductionOrder) -> list[OrderCost]:
+    """The order's cost rows as of now: planned as fixed at release; actual from the postings
+    and confirmed times up to this moment while the order is open (the stored figures, fixed
+    at close, once it is closed or cancelled); variance as fixed at close. Uses the order's
+    prefetched ``costs`` when there are any."""
+    rows = sorted(order.costs.all(), key=lambda c: (c.category, c.cost_center_id or 0))
+    if order.status in (OrderStatus.PLANNED, OrderStatus.CLOSED, OrderStatus.CANCELLED):
+        return rows
+    actual = production_order_actual_costs(order=order)
+    by_key = {(c.category, c.cost_center_id): c for c in rows}
+    for key in sorted(actual.keys() - by_key.keys(), key=lambda k: (k[0], k[1] or 0)):
+        # Cost incurred where nothing was planned (an unplanned component, another centre).
+        by_key[key] = OrderCost(order=order, category=key[0], cost_center_id=key[1], planned=ZERO)
+        rows.append(by_key[key])
+    for key, row in by_key.items():
+        row.actual = m(actual.get(key, ZERO))
+    return rows

@@ -4,6 +4,7 @@ services decide."""
 from decimal import Decimal
 from functools import cache
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.fields import QTY_DIGITS, QTY_PLACES
@@ -16,6 +17,7 @@ from production.models import (
     OrderStatusChange,
     ProductionOrder,
 )
+from production.selectors import production_order_costs
 
 
 def Qty(**kwargs) -> serializers.DecimalField:
@@ -128,11 +130,16 @@ class ProductionOrderListSerializer(serializers.ModelSerializer):
 class ProductionOrderDetailSerializer(ProductionOrderListSerializer):
     components = ComponentSerializer(many=True, read_only=True)
     operations = OperationSerializer(many=True, read_only=True)
-    costs = CostSerializer(many=True, read_only=True)
+    costs = serializers.SerializerMethodField()
     issue_location_code = serializers.CharField(source="issue_location.code", read_only=True)
     receipt_location_code = serializers.CharField(source="receipt_location.code", read_only=True)
 
     posting_summary = serializers.SerializerMethodField()
+
+    @extend_schema_field(CostSerializer(many=True))
+    def get_costs(self, order) -> list:
+        # Actual cost as of now while the order is open (see production_order_costs).
+        return CostSerializer(production_order_costs(order=order), many=True).data
 
     def get_posting_summary(self, order) -> dict:
         counts = {status: 0 for status in ("pending", "posted", "failed")}

@@ -205,7 +205,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     operations = list(order.operations.all())
     for op in operations:
         op.order = order  # total_minutes reads the order's quantity; no query per row
-    costs = list(order.costs.all())
+    costs = selectors.production_order_costs(order=order)
     totals = {
         "planned": sum((c.planned for c in costs), Decimal(0)),
         "actual": sum((c.actual for c in costs), Decimal(0)),

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Sum
 
 from config.db import execute_prepared
-from config.fields import MONEY_PLACES, ZERO
-from inventory.models import StockMovement
+from config.fields import ZERO
 from planning.models import WorkCenter
 from production.enums import CostCategory
 from production.models import OrderComponent, OrderCost, OrderOperation, ProductionOrder
-from production.services.common import DOCUMENT_TYPE
+from production.selectors import SIXTY, CostKey, m, production_order_actual_costs
 
-CENT = Decimal(1).scaleb(-MONEY_PLACES)
-SIXTY = Decimal(60)
-Key = tuple[str, int | None]
-
-
-def m(value: Decimal) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+Key = CostKey
 
 
 def _planned(order: ProductionOrder) -> dict[Key, Decimal]:
@@ -83,35 +75,10 @@ def planned_unit_costs(orders: list[ProductionOrder], totals: dict[int, Decimal 
     return costs
 
 
-def _actual(order: ProductionOrder) -> dict[Key, Decimal]:
-    totals: dict[Key, Decimal] = defaultdict(lambda: ZERO)
-    movements = (
-        StockMovement.objects.filter(posting__document_type=DOCUMENT_TYPE, posting__document_id=order.pk)
-        .values("item_id")
-        .annotate(value=Sum("value"))
-    )
-    for row in movements:
-        value = row["value"] or ZERO
-        if row["item_id"] == order.item_id:
-            totals[(CostCategory.OUTPUT, order.cost_center_id)] -= value
-        else:
-            # Issues are negative movements: consumption is a positive cost.
-            totals[(CostCategory.MATERIAL, order.cost_center_id)] -= value
-    operations = list(OrderOperation.objects.filter(order=order))
-    centers = WorkCenter.objects.in_bulk({op.work_center_id for op in operations})
-    for op in operations:
-        wc = centers[op.work_center_id]
-        labor_hours = (op.actual_setup_minutes + op.actual_labor_minutes) / SIXTY
-        totals[(CostCategory.LABOR, wc.cost_center_id)] += labor_hours * wc.labor_rate
-        totals[(CostCategory.MACHINE, wc.cost_center_id)] += op.actual_machine_minutes / SIXTY * wc.machine_rate
-        totals[(CostCategory.OVERHEAD, wc.cost_center_id)] += labor_hours * wc.overhead_rate
-    return totals
-
-
 def order_costs_actualize(*, order: ProductionOrder, fix_variance: bool = False) -> None:
     """Recompute actual cost from the ledger and confirmed times; at close also fix the
     variance (actual − planned) per category and cost center."""
-    actual = _actual(order)
+    actual = production_order_actual_costs(order=order)
     rows = {(c.category, c.cost_center_id): c for c in OrderCost.objects.filter(order=order)}
     for key in actual.keys() - rows.keys():
         rows[key] = OrderCost(order=order, category=key[0], cost_center_id=key[1], planned=ZERO)
