@@ -1,9 +1,11 @@
 """OpenAPI schema additions that hold for the whole API, so that no endpoint has to repeat them:
-the token scheme, the one error shape on every 4xx response, and ``Idempotency-Key`` on every
-view method decorated with ``config.idempotency.idempotent``; and only the ``/api/v1/`` endpoints.
+operations tagged by resource, the token scheme, the one error shape on every 4xx response, and
+``Idempotency-Key`` on every view method decorated with ``config.idempotency.idempotent``; and
+only the ``/api/v1/`` endpoints.
 
-The hooks are in ``SPECTACULAR_SETTINGS`` (config/settings/api.py), so ``manage.py spectacular``
-and the ``/api/schema/`` view both run them.
+The hooks are in ``SPECTACULAR_SETTINGS`` and the schema class is DRF's ``DEFAULT_SCHEMA_CLASS``
+(both config/settings/api.py), so ``manage.py spectacular`` and the ``/api/schema/`` view both
+run them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent, build_mocked_view
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -23,6 +26,21 @@ from config.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 API_PREFIX = "/api/v1/"
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """Tags each operation with its resource, the first path segment after ``/api/v1/``
+    (``production-orders``, ``confirmations``, ...), so the docs group operations by resource.
+    drf-spectacular would take the first segment after ``SCHEMA_PATH_PREFIX``, which is
+    pinned to "" (see config/settings/api.py) and so gives every operation the tag ``api``.
+    ``@extend_schema(tags=...)`` on a view still wins."""
+
+    def get_tags(self) -> list[str]:
+        if self.path.startswith(API_PREFIX):
+            resource = self.path.removeprefix(API_PREFIX).split("/", 1)[0]
+            if resource and not resource.startswith("{"):
+                return [resource]
+        return super().get_tags()
 
 
 class KnoxTokenScheme(OpenApiAuthenticationExtension):
