@@ -153,11 +153,12 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     "description": (
-        "Optional; makes the request safe to retry. A repeat with the same key and the same body is "
-        "not run again: it gets the first (successful) response, with the header `Idempotent-Replayed: true`. "
-        "The same key with another body gets 422 (`idempotency_key_reused`); a repeat while the first "
-        "request is still running gets 409 (`request_in_flight`). Keys are scoped to the authenticated "
-        "client and kept at least 24 hours. A request that failed stored nothing, so its retry runs anew."
+        "Optional; makes the request safe to retry. A repeat with the same key and the same body is not run "
+        "again: it gets the first (successful) response, with its `ETag` and `Location` headers and the header "
+        "`Idempotent-Replayed: true`. The same key with another body gets 422 (`idempotency_key_reused`); a "
+        "repeat while the first request is still running gets 409 (`request_in_flight`). Keys are scoped to "
+        "the authenticated client and kept at least 24 hours. A request that failed stored nothing, so its "
+        "retry runs anew."
     ),
 }
 REPLAYED_HEADER = {
