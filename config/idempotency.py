@@ -1,8 +1,9 @@
 """``Idempotency-Key`` for write endpoints (IETF httpapi idempotency-key draft semantics).
 
-- same key, same body: the first (successful) response is replayed, with its ``ETag``
+- same key, same request: the first (successful) response is replayed, with its ``ETag``
   and ``Location`` (the client's next conditional request needs the ETag);
-- same key, other body: 422;
+- same key, other request (body, or ``If-Match``: a command checked against another version
+  is another request): 422;
 - same key while the first request is still running: 409.
 
 One transaction per request: a transaction-scoped advisory lock on (client, key) marks the
@@ -49,6 +50,11 @@ def _fingerprint(request) -> str:
     except (TypeError, ValueError):
         body = request.body.decode("utf-8", "replace")
     raw = f"{request.method}\n{request.path}\n{body}"
+    if_match = request.headers.get("If-Match")
+    if if_match is not None:
+        # Appended only when sent, so a request without it keeps the fingerprint it had
+        # before If-Match counted (records stored by the previous release still match).
+        raw += f"\nIf-Match: {if_match.strip()}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -165,7 +171,7 @@ def idempotent(view_method: Callable) -> Callable:
 
 def _reused() -> IdempotencyKeyReused:
     return IdempotencyKeyReused(
-        "This Idempotency-Key was already used with a different request body.",
+        "This Idempotency-Key was already used with a different request (body or If-Match).",
         fields={HEADER: "used with a different request"},
     )
 

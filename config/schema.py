@@ -153,12 +153,12 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     "description": (
-        "Optional; makes the request safe to retry. A repeat with the same key and the same body is not run "
-        "again: it gets the first (successful) response, with its `ETag` and `Location` headers and the header "
-        "`Idempotent-Replayed: true`. The same key with another body gets 422 (`idempotency_key_reused`); a "
-        "repeat while the first request is still running gets 409 (`request_in_flight`). Keys are scoped to "
-        "the authenticated client and kept at least 24 hours. A request that failed stored nothing, so its "
-        "retry runs anew."
+        "Optional; makes the request safe to retry. A repeat with the same key, the same body and the same "
+        "`If-Match` (if any) is not run again: it gets the first (successful) response, with its `ETag` and "
+        "`Location` headers and the header `Idempotent-Replayed: true`. The same key with another body or "
+        "another `If-Match` gets 422 (`idempotency_key_reused`); a repeat while the first request is still "
+        "running gets 409 (`request_in_flight`). Keys are scoped to the authenticated client and kept at "
+        "least 24 hours. A request that failed stored nothing, so its retry runs anew."
     ),
 }
 REPLAYED_HEADER = {
@@ -169,7 +169,7 @@ REPLAYED_HEADER = {
     }
 }
 IN_FLIGHT = "A request with the same Idempotency-Key is still running (code `request_in_flight`): retry later."
-KEY_REUSED = "The Idempotency-Key was used before with another body (code `idempotency_key_reused`)."
+KEY_REUSED = "The Idempotency-Key was used before with another body or `If-Match` (code `idempotency_key_reused`)."
 
 
 def _handler(view: Any, method: str) -> Any:

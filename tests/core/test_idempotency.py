@@ -103,6 +103,43 @@ def test_a_replay_of_a_response_without_etag_has_none(planner_api):
 
 @pytest.mark.django_db
 @override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.parametrize(("first_if_match", "second_if_match"), [('"1"', '"2"'), ('"1"', None), (None, '"1"')])
+def test_same_key_and_body_with_another_if_match_is_422_and_writes_nothing(
+    planner_api, first_if_match, second_if_match
+):
+    def send(if_match):
+        headers = {"HTTP_IDEMPOTENCY_KEY": "k-m"} | ({"HTTP_IF_MATCH": if_match} if if_match else {})
+        return planner_api.post("/versioned/", {"name": "m"}, format="json", **headers)
+
+    first = send(first_if_match)
+    record = IdempotencyRecord.objects.values().get(key="k-m")
+
+    response = send(second_if_match)
+
+    assert first.status_code == 201
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert "Idempotent-Replayed" not in response.headers
+    assert Group.objects.filter(name="m").count() == 1
+    assert IdempotencyRecord.objects.values().get(key="k-m") == record
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=__name__)
+def test_same_key_body_and_if_match_replays(planner_api):
+    headers = {"HTTP_IDEMPOTENCY_KEY": "k-s", "HTTP_IF_MATCH": '"7"'}
+    first = planner_api.post("/versioned/", {"name": "s"}, format="json", **headers)
+
+    second = planner_api.post("/versioned/", {"name": "s"}, format="json", **headers)
+
+    assert second.status_code == 201
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.json() == first.json()
+    assert Group.objects.filter(name="s").count() == 1
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=__name__)
 def test_keys_are_scoped_to_the_client(api_client_for):
     one, two = api_client_for(Role.PLANNER), api_client_for(Role.PLANNER)
 
