@@ -1,7 +1,9 @@
 """``Idempotency-Key`` for write endpoints (IETF httpapi idempotency-key draft semantics).
 
-- same key, same body: the first (successful) response is replayed;
-- same key, other body: 422;
+- same key, same request: the first (successful) response is replayed, with its ``ETag``
+  and ``Location`` (the client's next conditional request needs the ETag);
+- same key, other request (body, or ``If-Match``: a command checked against another version
+  is another request): 422;
 - same key while the first request is still running: 409.
 
 One transaction per request: a transaction-scoped advisory lock on (client, key) marks the
@@ -37,6 +39,9 @@ from config.locks import advisory_key
 from config.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+# The response headers stored with the record and sent again on a replay: those that tell the
+# client about the result (the version to send as If-Match next, the created resource).
+REPLAYED_HEADERS = ("ETag", "Location")
 
 
 def _fingerprint(request) -> str:
@@ -45,27 +50,38 @@ def _fingerprint(request) -> str:
     except (TypeError, ValueError):
         body = request.body.decode("utf-8", "replace")
     raw = f"{request.method}\n{request.path}\n{body}"
+    if_match = request.headers.get("If-Match")
+    if if_match is not None:
+        # Appended only when sent, so a request without it keeps the fingerprint it had
+        # before If-Match counted (records stored by the previous release still match).
+        raw += f"\nIf-Match: {if_match.strip()}"
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _replayed_headers(response) -> str | None:
+    """The headers of ``response`` a replay must carry, as JSON; None when it has none."""
+    headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
+    return json.dumps(headers) if headers else None
 
 
 @cache
 def _sql() -> tuple[str, str, str]:
     table = IdempotencyRecord._meta.db_table
-    columns = "r.id, r.fingerprint, r.state, r.response_status, r.response_body"
+    columns = "r.id, r.fingerprint, r.state, r.response_status, r.response_body, r.response_headers"
     return (
         # The in-flight lock and the stored record, in one round trip.
         f"SELECT pg_try_advisory_xact_lock(%s), {columns} FROM (SELECT 1) AS one "  # noqa: S608
         f"LEFT JOIN {table} r ON r.user_id = %s AND r.key = %s",
         f"SELECT {columns} FROM {table} r WHERE r.user_id = %s AND r.key = %s",  # noqa: S608
-        f"INSERT INTO {table} (user_id, key, fingerprint, state, response_status, response_body, created_at) "  # noqa: S608
-        "VALUES (%s, %s, %s, %s, %s, %s::jsonb, now())",
+        f"INSERT INTO {table} (user_id, key, fingerprint, state, response_status, response_body, "  # noqa: S608
+        "response_headers, created_at) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, now())",
     )
 
 
 def _from_row(user_id: int, key: str, row) -> IdempotencyRecord | None:
     if row is None or row[0] is None:
         return None
-    pk, fingerprint, state, status, body = row
+    pk, fingerprint, state, status, body, headers = row
     record = IdempotencyRecord(
         pk=pk,
         user_id=user_id,
@@ -74,6 +90,7 @@ def _from_row(user_id: int, key: str, row) -> IdempotencyRecord | None:
         state=state,
         response_status=status,
         response_body=json.loads(body) if isinstance(body, str) else body,
+        response_headers=json.loads(headers) if isinstance(headers, str) else headers,
     )
     record._state.adding = False
     return record
@@ -94,9 +111,9 @@ def _record(user_id: int, key: str) -> IdempotencyRecord | None:
         return _from_row(user_id, key, cursor.fetchone())
 
 
-def _insert_done(user_id: int, key: str, fingerprint: str, status: int, body: str) -> None:
+def _insert_done(user_id: int, key: str, fingerprint: str, status: int, body: str, headers: str | None) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(_sql()[2], [user_id, key, fingerprint, IdempotencyRecord.State.DONE, status, body])
+        cursor.execute(_sql()[2], [user_id, key, fingerprint, IdempotencyRecord.State.DONE, status, body, headers])
 
 
 def idempotent(view_method: Callable) -> Callable:
@@ -130,13 +147,15 @@ def idempotent(view_method: Callable) -> Callable:
                     transaction.set_rollback(True)
                     return response
                 body = json.dumps(response.data, cls=JSONEncoder)
+                headers = _replayed_headers(response)
                 if record is None:
-                    _insert_done(user_id, key, fingerprint, response.status_code, body)
+                    _insert_done(user_id, key, fingerprint, response.status_code, body, headers)
                 else:  # a row left in flight by the earlier design
                     record.state = IdempotencyRecord.State.DONE
                     record.response_status = response.status_code
                     record.response_body = json.loads(body)
-                    record.save(update_fields=["state", "response_status", "response_body"])
+                    record.response_headers = json.loads(headers) if headers else None
+                    record.save(update_fields=["state", "response_status", "response_body", "response_headers"])
                 return response
         except IntegrityError:
             # Rolled back, writes and all. If the first request with this key committed
@@ -152,14 +171,15 @@ def idempotent(view_method: Callable) -> Callable:
 
 def _reused() -> IdempotencyKeyReused:
     return IdempotencyKeyReused(
-        "This Idempotency-Key was already used with a different request body.",
+        "This Idempotency-Key was already used with a different request (body or If-Match).",
         fields={HEADER: "used with a different request"},
     )
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
-    """The stored response of a finished request with this key, or 422 if the key came
-    with another request."""
+    """The stored response of a finished request with this key, with the headers stored with
+    it, or 422 if the key came with another request."""
     if record.fingerprint != fingerprint:
         raise _reused()
-    return Response(record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"})
+    headers = {**(record.response_headers or {}), "Idempotent-Replayed": "true"}
+    return Response(record.response_body, status=record.response_status, headers=headers)

@@ -26,6 +26,8 @@ class IdempotencyRecord(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
+    # Only the headers a replay must carry (``config.idempotency.REPLAYED_HEADERS``); null when none.
+    response_headers = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -1,9 +1,11 @@
 """OpenAPI schema additions that hold for the whole API, so that no endpoint has to repeat them:
-the token scheme, the one error shape on every 4xx response, and ``Idempotency-Key`` on every
-view method decorated with ``config.idempotency.idempotent``; and only the ``/api/v1/`` endpoints.
+operations tagged by resource, the token scheme, the one error shape on every 4xx response, and
+``Idempotency-Key`` on every view method decorated with ``config.idempotency.idempotent``; and
+only the ``/api/v1/`` endpoints.
 
-The hooks are in ``SPECTACULAR_SETTINGS`` (config/settings/api.py), so ``manage.py spectacular``
-and the ``/api/schema/`` view both run them.
+The hooks are in ``SPECTACULAR_SETTINGS`` and the schema class is DRF's ``DEFAULT_SCHEMA_CLASS``
+(both config/settings/api.py), so ``manage.py spectacular`` and the ``/api/schema/`` view both
+run them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent, build_mocked_view
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -23,6 +26,21 @@ from config.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 API_PREFIX = "/api/v1/"
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """Tags each operation with its resource, the first path segment after ``/api/v1/``
+    (``production-orders``, ``confirmations``, ...), so the docs group operations by resource.
+    drf-spectacular would take the first segment after ``SCHEMA_PATH_PREFIX``, which is
+    pinned to "" (see config/settings/api.py) and so gives every operation the tag ``api``.
+    ``@extend_schema(tags=...)`` on a view still wins."""
+
+    def get_tags(self) -> list[str]:
+        if self.path.startswith(API_PREFIX):
+            resource = self.path.removeprefix(API_PREFIX).split("/", 1)[0]
+            if resource and not resource.startswith("{"):
+                return [resource]
+        return super().get_tags()
 
 
 class KnoxTokenScheme(OpenApiAuthenticationExtension):
@@ -135,11 +153,12 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     "description": (
-        "Optional; makes the request safe to retry. A repeat with the same key and the same body is "
-        "not run again: it gets the first (successful) response, with the header `Idempotent-Replayed: true`. "
-        "The same key with another body gets 422 (`idempotency_key_reused`); a repeat while the first "
-        "request is still running gets 409 (`request_in_flight`). Keys are scoped to the authenticated "
-        "client and kept at least 24 hours. A request that failed stored nothing, so its retry runs anew."
+        "Optional; makes the request safe to retry. A repeat with the same key, the same body and the same "
+        "`If-Match` (if any) is not run again: it gets the first (successful) response, with its `ETag` and "
+        "`Location` headers and the header `Idempotent-Replayed: true`. The same key with another body or "
+        "another `If-Match` gets 422 (`idempotency_key_reused`); a repeat while the first request is still "
+        "running gets 409 (`request_in_flight`). Keys are scoped to the authenticated client and kept at "
+        "least 24 hours. A request that failed stored nothing, so its retry runs anew."
     ),
 }
 REPLAYED_HEADER = {
@@ -150,7 +169,7 @@ REPLAYED_HEADER = {
     }
 }
 IN_FLIGHT = "A request with the same Idempotency-Key is still running (code `request_in_flight`): retry later."
-KEY_REUSED = "The Idempotency-Key was used before with another body (code `idempotency_key_reused`)."
+KEY_REUSED = "The Idempotency-Key was used before with another body or `If-Match` (code `idempotency_key_reused`)."
 
 
 def _handler(view: Any, method: str) -> Any:

@@ -1,5 +1,6 @@
-"""The OpenAPI schema at /api/schema/: Idempotency-Key where the view honours it, the one error
-shape on error responses, the REST API only, generated without a warning."""
+"""The OpenAPI schema at /api/schema/: operations tagged by resource, Idempotency-Key where the
+view honours it, the one error shape on error responses, the REST API only, generated without a
+warning."""
 
 import pytest
 from django.conf import settings
@@ -69,6 +70,40 @@ def test_error_responses_have_the_error_shape(schema):
     assert "stale_version" in release["responses"]["412"]["description"]
     assert _error_schema(detail, "404") == ERROR_REF
     assert "409" not in detail["responses"]
+
+
+def _operations(schema: dict):
+    for path, path_item in schema["paths"].items():
+        for method, operation in path_item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                yield path, method, operation
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "tag"),
+    [
+        (CONFIRMATIONS, "post", "confirmations"),
+        (RELEASE, "post", "production-orders"),
+        ("/api/v1/boms/{id}/explode/", "get", "boms"),
+        ("/api/v1/stock-movements/", "get", "stock-movements"),
+        ("/api/v1/sales-orders/{id}/confirm/", "post", "sales-orders"),
+        ("/api/v1/planning-runs/", "post", "planning-runs"),
+    ],
+)
+def test_an_operation_is_tagged_with_its_resource(schema, path, method, tag):
+    assert schema["paths"][path][method]["tags"] == [tag]
+
+
+def test_every_operation_is_tagged_with_the_first_path_segment_after_the_version(schema):
+    """Swagger UI groups by tag: one group per resource, none called "api"."""
+    mistagged = {
+        (method, path): operation.get("tags")
+        for path, method, operation in _operations(schema)
+        if operation.get("tags") != [path.removeprefix("/api/v1/").split("/")[0]]
+    }
+
+    assert mistagged == {}
+    assert not any("api" in operation["tags"] for _, _, operation in _operations(schema))
 
 
 def test_schema_generates_without_warnings_or_errors(tmp_path):

@@ -31,7 +31,22 @@ class _CreateGroupView(APIView):
         return Response({"id": group.pk, "name": group.name}, status=201)
 
 
-urlpatterns = [path("groups/", _CreateGroupView.as_view())]
+class _VersionedView(APIView):
+    """A command like the production-order ones: If-Match in, ETag (and here Location) out."""
+
+    write_roles = {Role.PLANNER}
+
+    @idempotent
+    def post(self, request):
+        group = Group.objects.create(name=request.data["name"])
+        return Response(
+            {"id": group.pk},
+            status=201,
+            headers={"ETag": f'"{group.pk}"', "Location": f"/groups/{group.pk}/", "X-Not-Replayed": "1"},
+        )
+
+
+urlpatterns = [path("groups/", _CreateGroupView.as_view()), path("versioned/", _VersionedView.as_view())]
 
 
 @pytest.mark.django_db
@@ -56,6 +71,71 @@ def test_same_key_other_body_is_422(planner_api):
     assert response.status_code == 422
     assert response.json()["code"] == "idempotency_key_reused"
     assert not Group.objects.filter(name="g2").exists()
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_replay_carries_the_etag_and_location_of_the_first_response(planner_api):
+    first = planner_api.post("/versioned/", {"name": "v1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-e")
+    Group.objects.create(name="moves the next pk")
+
+    second = planner_api.post("/versioned/", {"name": "v1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-e")
+
+    assert second.status_code == 201
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.headers["ETag"] == first.headers["ETag"] == f'"{first.json()["id"]}"'
+    assert second.headers["Location"] == first.headers["Location"]
+    assert "X-Not-Replayed" not in second.headers  # only the headers a replay needs are kept
+    assert Group.objects.filter(name="v1").count() == 1
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_replay_of_a_response_without_etag_has_none(planner_api):
+    planner_api.post("/groups/", {"name": "g1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    second = planner_api.post("/groups/", {"name": "g1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert "ETag" not in second.headers
+    assert "Location" not in second.headers
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.parametrize(("first_if_match", "second_if_match"), [('"1"', '"2"'), ('"1"', None), (None, '"1"')])
+def test_same_key_and_body_with_another_if_match_is_422_and_writes_nothing(
+    planner_api, first_if_match, second_if_match
+):
+    def send(if_match):
+        headers = {"HTTP_IDEMPOTENCY_KEY": "k-m"} | ({"HTTP_IF_MATCH": if_match} if if_match else {})
+        return planner_api.post("/versioned/", {"name": "m"}, format="json", **headers)
+
+    first = send(first_if_match)
+    record = IdempotencyRecord.objects.values().get(key="k-m")
+
+    response = send(second_if_match)
+
+    assert first.status_code == 201
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert "Idempotent-Replayed" not in response.headers
+    assert Group.objects.filter(name="m").count() == 1
+    assert IdempotencyRecord.objects.values().get(key="k-m") == record
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=__name__)
+def test_same_key_body_and_if_match_replays(planner_api):
+    headers = {"HTTP_IDEMPOTENCY_KEY": "k-s", "HTTP_IF_MATCH": '"7"'}
+    first = planner_api.post("/versioned/", {"name": "s"}, format="json", **headers)
+
+    second = planner_api.post("/versioned/", {"name": "s"}, format="json", **headers)
+
+    assert second.status_code == 201
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.json() == first.json()
+    assert Group.objects.filter(name="s").count() == 1
 
 
 @pytest.mark.django_db

@@ -227,6 +227,32 @@ def test_stale_version_is_checked_before_the_status(plant, planner, planner_api)
     assert response.status_code == 412
 
 
+def test_a_keyed_command_replays_with_its_etag_and_another_if_match_is_another_request(plant, planner, planner_api):
+    # given a release sent with an Idempotency-Key and the version the client read
+    order = _releasable(plant, planner)
+    read_etag = planner_api.get(f"{URL}{order.pk}/").headers["ETag"]
+
+    def release(if_match: str):
+        return planner_api.post(
+            f"{URL}{order.pk}/release/", {}, format="json", HTTP_IDEMPOTENCY_KEY="rel-1", HTTP_IF_MATCH=if_match
+        )
+
+    first = release(read_etag)
+    after = _state(planner_api, order)
+
+    # when the client retries it as sent, and then (wrongly) with the version the release answered
+    retry = release(read_etag)
+    other = release(first.headers["ETag"])
+
+    # then the retry gets the first answer with the ETag to go on with; the other is another request
+    assert first.status_code == retry.status_code == 200, first.content
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.headers["ETag"] == first.headers["ETag"] == after["etag"] != read_etag
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert _state(planner_api, order) == after
+
+
 # --- manual issue: it posts stock, and moves the version only when it changes the structure
 
 
