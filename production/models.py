@@ -108,7 +108,16 @@ class OrderReceived(models.Model):
 
 # What postings add to a component (issued_quantity) is not an edit: the stock ledger, with
 # the confirmation or issue behind each movement, is its history.
-@pghistory.track(level=pghistory.Statement, exclude=["issued_quantity"])
+# Inserts are logged per statement (an order's structure is copied in one); updates per row,
+# with the changed-fields test in the trigger's WHEN clause, which Postgres evaluates without
+# calling the trigger: the posting worker and every confirmation update fields that are not
+# tracked (issued quantities, confirmed totals), and a statement-level trigger would build
+# and join its transition tables for each of those updates to find nothing to log.
+@pghistory.track(
+    pghistory.InsertEvent("insert", level=pghistory.Statement),
+    pghistory.UpdateEvent("update", level=pghistory.Row),
+    exclude=["issued_quantity"],
+)
 class OrderComponent(models.Model):
     """The order's own copy of a BOM line, scaled to the order quantity."""
 
@@ -155,7 +164,12 @@ OPERATION_CONFIRMED_TOTALS = (
 
 # Confirmed quantities and times are the sums of the operation's confirmations, immutable
 # records with operator and time: the history of those totals is the confirmations table.
-@pghistory.track(level=pghistory.Statement, exclude=list(OPERATION_CONFIRMED_TOTALS))
+# As OrderComponent: inserts per statement, updates per row with a WHEN clause.
+@pghistory.track(
+    pghistory.InsertEvent("insert", level=pghistory.Statement),
+    pghistory.UpdateEvent("update", level=pghistory.Row),
+    exclude=list(OPERATION_CONFIRMED_TOTALS),
+)
 class OrderOperation(models.Model):
     """The order's own copy of a routing operation."""
 
