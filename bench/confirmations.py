@@ -128,24 +128,18 @@ def build(run: str, clients: int, components: int):
 
 def start_servers(env: dict, args) -> list[subprocess.Popen]:
     python = sys.executable
-    web = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            str(args.web_workers),
-            "--threads",
-            str(args.web_threads),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    if args.server == "granian":
+        command = [
+            *(python, "-m", "granian", "--interface", "wsgi", "config.wsgi:application"),
+            *("--host", "127.0.0.1", "--port", str(PORT), "--workers", str(args.web_workers)),
+            *("--blocking-threads", str(args.web_threads), "--log-level", "warning", "--no-ws"),
+        ]
+    else:
+        command = [
+            *(python, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{PORT}"),
+            *("--workers", str(args.web_workers), "--threads", str(args.web_threads), "--log-level", "warning"),
+        ]
+    web = subprocess.Popen(command, cwd=ROOT, env=env)
     worker = subprocess.Popen(
         [
             python,
@@ -273,6 +267,7 @@ def main() -> None:
     parser.add_argument("--no-pgbench", action="store_true")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load, then ANALYZE")
     # Defaults: what `prodorders run` starts (2 gunicorn processes × 4 threads, 2 task processes).
+    parser.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn", help="the WSGI server")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--web-threads", type=int, default=4, help="gunicorn threads per process")
     parser.add_argument("--task-workers", type=int, default=2, help="Celery worker processes")
