@@ -224,22 +224,35 @@ def update_parts(obj: models.Model, fields: Sequence[str]) -> tuple[str, list]:
     return ", ".join(assignments), params
 
 
+_NUMBERS = frozenset({int, Decimal})
+
+
+def _array_element(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def array_literal(values: Sequence) -> str:
     """A Postgres array literal (``{1,"a b",NULL}``) of ``values``, to pass as one text
     parameter cast to an array type: Postgres reads it with one call, where psycopg2's
-    ``ARRAY[...]`` makes it parse an expression per value."""
-    parts = []
-    for value in values:
-        if value is None:
-            parts.append("NULL")
-        elif isinstance(value, bool):
-            parts.append("t" if value else "f")
-        elif isinstance(value, int | Decimal):
-            parts.append(str(value))
-        else:
-            text = value.isoformat() if isinstance(value, dt.date) else str(value)
-            parts.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return "{" + ",".join(parts) + "}"
+    ``ARRAY[...]`` makes it parse an expression per value. The posting worker sends a few
+    dozen columns of hundreds of values per batch: numbers are joined as they are, and any
+    other column formats each distinct value once (a batch's movements share their type,
+    timestamp and most keys)."""
+    kinds = set(map(type, values))
+    if kinds <= _NUMBERS:
+        return "{" + ",".join(map(str, values)) + "}"
+    if bool in kinds and len(kinds) > 1 + (type(None) in kinds):
+        # True == 1: booleans mixed with numbers must not share formatted values
+        return "{" + ",".join(map(_array_element, values)) + "}"
+    texts = {value: _array_element(value) for value in set(values)}
+    return "{" + ",".join([texts[value] for value in values]) + "}"
 
 
 def copy_cell(value) -> str:

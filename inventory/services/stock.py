@@ -120,10 +120,13 @@ def _lots_by_id(ids) -> dict[int, Lot]:
     return {lot.pk: lot for lot in prepared_instances(Lot, _master_sql()[2], [sorted(ids)])}
 
 
+_MOVEMENT_TYPES = frozenset(MovementType.values)  # built once: a batch validates hundreds of postings
+
+
 def _validate_lines(
     *, movement_type: str, lines: Sequence[PostingLine], items: dict, locations: dict, lots: dict
 ) -> None:
-    if movement_type not in MovementType.values:
+    if movement_type not in _MOVEMENT_TYPES:
         raise ValidationFailed(
             f"Unknown movement type {movement_type!r}.",
             code="invalid_movement_type",
