@@ -218,6 +218,12 @@ class QueueEntry:
     short_skus: list[str]
     running: bool
 
+    @property
+    def ready_to_finish(self) -> bool:
+        """Every piece is confirmed but the operation is not finished: it waits for a final
+        confirmation, not for more work."""
+        return self.open_quantity == 0
+
 
 def floor_queue(*, work_center_ids: Iterable[int], user=None, limit: int = 100) -> list[QueueEntry]:
     """Released and in-progress operations of the given work centers in schedule order, with

@@ -1,5 +1,6 @@
 """Shop-floor pages through Django's test client: sign-in answers, the entry page, the queue."""
 
+import re
 from decimal import Decimal
 from unittest import mock
 
@@ -10,6 +11,7 @@ from django.test import Client
 from config.roles import Role
 from production import services
 from production.models import Operator, Terminal
+from production.services import ConfirmationInput
 from production.services.floor import operator_pin_set
 from tests.production.conftest import in_days
 
@@ -76,3 +78,37 @@ def test_an_unknown_badge_costs_a_pin_hash_like_a_real_one(terminal_client):
 
     assert check.call_count == 1
     assert check.call_args.args[1].startswith(("pbkdf2", "argon2", "bcrypt", "scrypt", "md5"))
+
+
+def test_a_signed_in_operator_opening_the_floor_gets_the_queue(terminal_client):
+    _sign_in(terminal_client, "4711", "2468")
+
+    response = terminal_client.get("/floor/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/floor/queue/"
+
+
+def test_the_floor_entry_shows_the_sign_in_form_to_anyone_else(terminal_client, client, user_with_role):
+    assert terminal_client.get("/floor/").templates[0].name == "floor/signin.html"
+    terminal_client.force_login(user_with_role(Role.VIEWER))
+    assert terminal_client.get("/floor/").templates[0].name == "floor/signin.html"
+
+
+def test_a_fully_confirmed_operation_is_queued_as_ready_to_finish_not_as_0_open(terminal_client, floor, planner):
+    # given op 10 confirmed for all 3 pieces, but not finally
+    operation = floor["order"].operations.get(sequence=10)
+    services.confirmation_create(
+        data=ConfirmationInput(operation_id=operation.pk, good_quantity=Decimal(3)), user=planner
+    )
+    _sign_in(terminal_client, "4711", "2468")
+
+    # when the operator opens the queue
+    response = terminal_client.get("/floor/queue/")
+
+    # then op 10 is there to be finished, and no line says "0 … open"
+    entries = {e.operation.sequence: e for e in response.context["entries"]}
+    assert entries[10].ready_to_finish and not entries[20].ready_to_finish
+    html = response.content.decode()
+    assert "Ready to finish" in html
+    assert not re.search(r">0 [^<]*open<", html)
