@@ -112,3 +112,12 @@ def test_a_fully_confirmed_operation_is_queued_as_ready_to_finish_not_as_0_open(
     html = response.content.decode()
     assert "Ready to finish" in html
     assert not re.search(r">0 [^<]*open<", html)
+
+
+def test_the_favicon_is_served_locally(client):
+    response = client.get("/favicon.ico", follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0].startswith("/static/")
+    page = client.get("/login/").content.decode()
+    assert 'rel="icon"' in page and "/static/favicon" in page
