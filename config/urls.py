@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import views
@@ -20,6 +22,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", production_views.dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers (and pages that are not ours: admin, API docs, JSON) ask the root for it.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -40,6 +40,69 @@ def stock_available(*, item_ids: Iterable[int], location_ids: Iterable[int] | No
 
 
 @dataclass(frozen=True)
+class ReservationCover:
+    reservation_id: int
+    item_id: int
+    location_id: int
+    document_type: str
+    document_id: int
+    document_line_id: int | None
+    open_quantity: Decimal  # quantity - consumed
+    on_hand: Decimal  # the part of open_quantity that stock on hand backs
+
+
+@dataclass(frozen=True)
+class StockCover:
+    reservations: list[ReservationCover]
+    free: dict[tuple[int, int], Decimal]  # (item, location) -> on hand that no open reservation claims
+
+
+def stock_cover(*, pairs: Iterable[tuple[int, int]]) -> StockCover:
+    """How far stock on hand backs the open reservations at each (item, location), over all
+    lots. A reservation is a claim, not stock: a forced one (``allow_shortage``) can exceed what
+    is on hand, which leaves ``on_hand - reserved`` negative. On hand (never counted below zero)
+    backs the claims oldest first, the order in which they were accepted: a reservation made
+    within availability stays covered, one forced beyond it is not. What no claim takes is free.
+    Two queries, whatever the number of pairs and reservations."""
+    pairs = set(pairs)
+    if not pairs:
+        return StockCover(reservations=[], free={})
+    item_ids, location_ids = {i for i, _ in pairs}, {loc for _, loc in pairs}
+    on_hand: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for item_id, location_id, quantity in (
+        StockBalance.objects.filter(item_id__in=item_ids, location_id__in=location_ids)
+        .values("item_id", "location_id")
+        .annotate(q=Sum("on_hand"))
+        .values_list("item_id", "location_id", "q")
+    ):
+        on_hand[(item_id, location_id)] = quantity or ZERO
+    left = {pair: max(on_hand[pair], ZERO) for pair in pairs}
+    reservations = []
+    for rid, item_id, location_id, doc_type, doc_id, line_id, quantity, consumed in (
+        Reservation.objects.filter(status=ReservationStatus.OPEN, item_id__in=item_ids, location_id__in=location_ids)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "item_id",
+            "location_id",
+            "document_type",
+            "document_id",
+            "document_line_id",
+            "quantity",
+            "consumed_quantity",
+        )
+    ):
+        pair = (item_id, location_id)
+        if pair not in left:
+            continue
+        remainder = quantity - consumed
+        backed = min(remainder, left[pair])
+        left[pair] -= backed
+        reservations.append(ReservationCover(rid, item_id, location_id, doc_type, doc_id, line_id, remainder, backed))
+    return StockCover(reservations=reservations, free=left)
+
+
+@dataclass(frozen=True)
 class Discrepancy:
     item_id: int
     location_id: int

@@ -74,3 +74,7 @@ class ScrapReason(models.TextChoices):
     HANDLING = "handling", "Handling damage"
     OPERATOR = "operator", "Operator error"
     OTHER = "other", "Other"
+
+
+# The document type of production orders in the ledger and in reservations.
+DOCUMENT_TYPE = "production_order"

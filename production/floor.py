@@ -103,6 +103,8 @@ def signin(request: HttpRequest) -> HttpResponse:
     terminal = _terminal(request)
     if terminal is None:
         return render(request, "floor/no_terminal.html", status=400)
+    if request.method != "POST" and _operator(request) is not None:
+        return redirect("floor:queue")  # signed in already: the entry page is their queue
     error = None
     badge = ""
     if request.method == "POST":

@@ -10,10 +10,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import F, Prefetch, QuerySet, Sum
 
 from config.fields import MONEY_PLACES, ZERO
-from inventory.models import Location, Reservation, StockBalance, StockMovement
-from inventory.selectors import stock_available
+from inventory.models import Location, StockMovement
+from inventory.selectors import stock_cover
 from planning.models import WorkCenter
-from production.enums import CostCategory, OrderStatus
+from production.enums import DOCUMENT_TYPE, CostCategory, OrderStatus
 from production.models import OrderComponent, OrderCost, OrderOperation, ProductionOrder
 
 CENT = Decimal(1).scaleb(-MONEY_PLACES)
@@ -53,10 +53,11 @@ class ComponentAvailability:
     location_code: str
     required: Decimal
     issued: Decimal
-    reserved_for_order: Decimal
-    open_requirement: Decimal
-    available: Decimal  # at the issue location, net of every reservation (this order's too)
-    short: Decimal
+    reserved_for_order: Decimal  # this component's open reservations
+    reserved_on_hand: Decimal  # the part of them stock on hand backs
+    open_requirement: Decimal  # required - issued
+    available: Decimal  # to this order at the issue location: reserved_on_hand + stock nobody reserved
+    short: Decimal  # open_requirement that available does not cover
 
 
 @dataclass(frozen=True)
@@ -68,55 +69,72 @@ class Shortage:
     short: Decimal
 
 
+def _components_availability(components: list[OrderComponent]) -> dict[int, ComponentAvailability]:
+    """Availability of the components of any number of orders, the one rule every page, the API
+    and the release check read. A component is short by its open requirement (required − issued)
+    less what is physically available to it: its own reservation only as far as stock on hand
+    backs it (``stock_cover``: oldest claim first, so a reservation forced beyond the stock is
+    not cover), then on hand that nobody reserved, shared by the order's components on the same
+    stock in position order. Three queries, whatever the number of orders and components."""
+    if not components:
+        return {}
+    pairs = {(c.item_id, c.issue_location_id) for c in components}
+    cover = stock_cover(pairs=pairs)
+    codes = dict(Location.objects.filter(pk__in={loc for _, loc in pairs}).values_list("pk", "code"))
+    line_order = {c.pk: c.order_id for c in components}
+    reserved: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    backed: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for r in cover.reservations:
+        if r.document_type == DOCUMENT_TYPE and line_order.get(r.document_line_id) == r.document_id:
+            reserved[r.document_line_id] += r.open_quantity
+            backed[r.document_line_id] += r.on_hand
+    free_left: dict[tuple[int, int, int], Decimal] = {}
+    result: dict[int, ComponentAvailability] = {}
+    for c in sorted(components, key=lambda c: (c.order_id, c.position, c.pk)):
+        pair = (c.item_id, c.issue_location_id)
+        open_requirement = max(c.required_quantity - c.issued_quantity, ZERO)
+        need = open_requirement - min(backed[c.pk], open_requirement)
+        key = (c.order_id, *pair)
+        free = free_left.setdefault(key, cover.free[pair])
+        taken = min(free, need)
+        free_left[key] = free - taken
+        result[c.pk] = ComponentAvailability(
+            component_id=c.pk,
+            item_id=c.item_id,
+            sku=c.item.sku,
+            location_id=c.issue_location_id,
+            location_code=codes.get(c.issue_location_id, ""),
+            required=c.required_quantity,
+            issued=c.issued_quantity,
+            reserved_for_order=reserved[c.pk],
+            reserved_on_hand=backed[c.pk],
+            open_requirement=open_requirement,
+            available=backed[c.pk] + cover.free[pair],
+            short=need - taken,
+        )
+    return result
+
+
+def _short_skus_by_order(components: QuerySet[OrderComponent]) -> dict[int, list[str]]:
+    """Order id -> the SKUs of its short components, in position order."""
+    components = list(components.select_related("item").order_by("order_id", "position", "pk"))
+    availability = _components_availability(components)
+    short: dict[int, list[str]] = defaultdict(list)
+    for c in components:
+        if availability[c.pk].short > 0:
+            short[c.order_id].append(c.item.sku)
+    return short
+
+
 def production_order_availability(
     *, order: ProductionOrder, components: list[OrderComponent] | None = None
 ) -> list[ComponentAvailability]:
-    """Per component: what is still needed and whether the issue location can cover it.
-    Stock this order already reserved counts as covering it. A few queries, whatever the
-    number of components."""
+    """Per component: what is still needed and whether the issue location can cover it (see
+    ``_components_availability``). A few queries, whatever the number of components."""
     if components is None:
         components = list(OrderComponent.objects.filter(order=order).select_related("item").order_by("position"))
-    locations = {c.issue_location_id for c in components}
-    codes = dict(Location.objects.filter(pk__in=locations).values_list("pk", "code"))
-    available: dict[tuple[int, int], Decimal] = {}
-    for location_id in locations:
-        item_ids = {c.item_id for c in components if c.issue_location_id == location_id}
-        for item_id, qty in stock_available(item_ids=item_ids, location_ids=[location_id]).items():
-            available[(item_id, location_id)] = qty
-    reserved = defaultdict(lambda: ZERO)
-    for row in (
-        Reservation.objects.filter(document_type="production_order", document_id=order.pk, status="open")
-        .values("document_line_id")
-        .annotate(open=Sum("quantity") - Sum("consumed_quantity"))
-    ):
-        reserved[row["document_line_id"]] = row["open"] or ZERO
-    # Several components may draw on the same stock: allocate it in position order.
-    remaining = dict(available)
-    result = []
-    for c in components:
-        open_requirement = max(c.required_quantity - c.issued_quantity, ZERO)
-        own = reserved[c.pk]
-        need_from_free = max(open_requirement - own, ZERO)
-        key = (c.item_id, c.issue_location_id)
-        free = max(remaining.get(key, ZERO), ZERO)
-        covered = min(free, need_from_free)
-        remaining[key] = remaining.get(key, ZERO) - covered
-        result.append(
-            ComponentAvailability(
-                component_id=c.pk,
-                item_id=c.item_id,
-                sku=c.item.sku,
-                location_id=c.issue_location_id,
-                location_code=codes.get(c.issue_location_id, ""),
-                required=c.required_quantity,
-                issued=c.issued_quantity,
-                reserved_for_order=own,
-                open_requirement=open_requirement,
-                available=available.get(key, ZERO),
-                short=need_from_free - covered,
-            )
-        )
-    return result
+    availability = _components_availability(components)
+    return [availability[c.pk] for c in components]
 
 
 def production_order_shortages(*, order: ProductionOrder, components: list[OrderComponent]) -> list[Shortage]:
@@ -146,6 +164,7 @@ class ConsumptionPreview:
     issued: Decimal
     backflush_now: Decimal
     available: Decimal
+    short: bool  # this confirmation would write off more than is available to the order
 
 
 def confirmation_preview(
@@ -189,6 +208,7 @@ def confirmation_preview(
             issued=c.issued_quantity,
             backflush_now=lines.get(c.pk, ZERO),
             available=availability[c.pk].available,
+            short=lines.get(c.pk, ZERO) > availability[c.pk].available,
         )
         for c in components
     ]
@@ -207,6 +227,12 @@ class QueueEntry:
     short_skus: list[str]
     running: bool
 
+    @property
+    def ready_to_finish(self) -> bool:
+        """Every piece is confirmed but the operation is not finished: it waits for a final
+        confirmation, not for more work."""
+        return self.open_quantity == 0
+
 
 def floor_queue(*, work_center_ids: Iterable[int], user=None, limit: int = 100) -> list[QueueEntry]:
     """Released and in-progress operations of the given work centers in schedule order, with
@@ -224,25 +250,11 @@ def floor_queue(*, work_center_ids: Iterable[int], user=None, limit: int = 100) 
         .select_related("order", "order__item", "order__item__uom", "work_center")
         .order_by(F("scheduled_start").asc(nulls_last=True), "order__priority", "order__due_date", "pk")[:limit]
     )
-    order_ids = {op.order_id for op in operations}
-    components = list(OrderComponent.objects.filter(order_id__in=order_ids).select_related("item"))
-    reserved: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for row in (
-        Reservation.objects.filter(document_type="production_order", document_id__in=order_ids, status="open")
-        .values("document_line_id")
-        .annotate(open=Sum("quantity") - Sum("consumed_quantity"))
-    ):
-        reserved[row["document_line_id"]] = row["open"] or ZERO
-    free: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
-    for item_id, location_id, on_hand, held in StockBalance.objects.filter(
-        item_id__in={c.item_id for c in components}, location_id__in={c.issue_location_id for c in components}
-    ).values_list("item_id", "location_id", "on_hand", "reserved"):
-        free[(item_id, location_id)] += on_hand - held
-    short: dict[int, list[str]] = defaultdict(list)
-    for c in components:
-        missing = c.required_quantity - c.issued_quantity - reserved[c.pk]
-        if missing > 0 and free[(c.item_id, c.issue_location_id)] < missing:
-            short[c.order_id].append(c.item.sku)
+    short = _short_skus_by_order(
+        OrderComponent.objects.filter(
+            order_id__in={op.order_id for op in operations}, required_quantity__gt=F("issued_quantity")
+        )
+    )
     running = set()
     if user is not None:
         running = set(
@@ -285,39 +297,18 @@ class OrderShortage:
 
 
 def production_order_shortage_list(*, limit: int = 50) -> list[OrderShortage]:
-    """Released and in-progress orders whose open component requirement is neither reserved
-    for them nor free at the issue location. Set-based: four queries for any number of orders
-    (what ``production_order_availability`` gives per order, without the per-order loop)."""
+    """Released and in-progress orders with a short component (``production_order_availability``
+    for every such order at once). A constant number of queries for any number of orders."""
     from production.enums import OrderStatus
 
-    components = list(
+    short = _short_skus_by_order(
         OrderComponent.objects.filter(
             order__status__in=[OrderStatus.RELEASED, OrderStatus.IN_PROGRESS],
             required_quantity__gt=F("issued_quantity"),
         )
-        .select_related("item")
-        .order_by("order_id", "position")
     )
-    if not components:
+    if not short:
         return []
-    order_ids = {c.order_id for c in components}
-    reserved: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for row in (
-        Reservation.objects.filter(document_type="production_order", document_id__in=order_ids, status="open")
-        .values("document_line_id")
-        .annotate(open=Sum("quantity") - Sum("consumed_quantity"))
-    ):
-        reserved[row["document_line_id"]] = row["open"] or ZERO
-    free: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
-    for item_id, location_id, on_hand, held in StockBalance.objects.filter(
-        item_id__in={c.item_id for c in components}, location_id__in={c.issue_location_id for c in components}
-    ).values_list("item_id", "location_id", "on_hand", "reserved"):
-        free[(item_id, location_id)] += on_hand - held
-    short: dict[int, list[str]] = defaultdict(list)
-    for c in components:
-        missing = c.required_quantity - c.issued_quantity - reserved[c.pk]
-        if missing > 0 and free[(c.item_id, c.issue_location_id)] < missing:
-            short[c.order_id].append(c.item.sku)
     orders = production_order_list().filter(pk__in=list(short)).order_by("due_date", "pk")[:limit]
     return [OrderShortage(order=o, short_skus=short[o.pk]) for o in orders]
 
@@ -345,8 +336,6 @@ def production_order_actual_costs(*, order: ProductionOrder) -> dict[CostKey, De
     """Actual cost so far per (category, cost center): material and output from the order's
     postings in the ledger, labour, machine and overhead from the confirmed times at the work
     centers' rates. Three queries."""
-    from production.services.common import DOCUMENT_TYPE
-
     totals: dict[CostKey, Decimal] = defaultdict(lambda: ZERO)
     movements = (
         StockMovement.objects.filter(posting__document_type=DOCUMENT_TYPE, posting__document_id=order.pk)

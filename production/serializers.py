@@ -264,10 +264,14 @@ class AvailabilitySerializer(serializers.Serializer):
     location_code = serializers.CharField()
     required = Qty()
     issued = Qty()
-    reserved_for_order = Qty()
-    open_requirement = Qty()
-    available = Qty()
-    short = Qty()
+    reserved_for_order = Qty(help_text="Open reservations of this component.")
+    reserved_on_hand = Qty(
+        help_text="The part of reserved_for_order that stock on hand backs (oldest reservation first); "
+        "a release forced despite shortages can reserve more than is on hand."
+    )
+    open_requirement = Qty(help_text="required - issued")
+    available = Qty(help_text="Available to this order: reserved_on_hand plus on-hand stock nobody reserved.")
+    short = Qty(help_text="open_requirement that available does not cover.")
 
 
 class StatusChangeSerializer(serializers.ModelSerializer):
@@ -381,4 +385,5 @@ class ConsumptionPreviewSerializer(serializers.Serializer):
     reserved = Qty()
     issued = Qty()
     backflush_now = Qty()
-    available = Qty()
+    available = Qty(help_text="Available to the order at the issue location (see the order's availability).")
+    short = serializers.BooleanField(help_text="The confirmation would write off more than is available.")

@@ -14,8 +14,6 @@ from planning.mrp.services import planning_mark_dirty
 from production.enums import ORDER_TRANSITIONS, STRUCTURE_EDITABLE, OrderStatus
 from production.models import OrderNumberSequence, OrderStatusChange, ProductionOrder
 
-DOCUMENT_TYPE = "production_order"
-
 
 def ensure_transition(order: ProductionOrder, to_status: str) -> None:
     """The status guard; call it only after the order row is locked."""

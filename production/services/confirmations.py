@@ -47,7 +47,15 @@ from inventory.enums import MovementType
 from inventory.models import Item, Lot, StockPosting, UnitOfMeasure
 from inventory.services import DocumentRef, PostingLine, PostingRequest, stock_post_groups, stock_posting_reverse
 from planning.models import WorkCenter
-from production.enums import CostCategory, Flushing, OperationStatus, OrderStatus, OutboxStatus, PostingStatus
+from production.enums import (
+    DOCUMENT_TYPE,
+    CostCategory,
+    Flushing,
+    OperationStatus,
+    OrderStatus,
+    OutboxStatus,
+    PostingStatus,
+)
 from production.locks import order_components_qs_select_for_update, production_order_qs_select_for_update
 from production.models import (
     OPERATION_CONFIRMED_TOTALS,
@@ -59,7 +67,7 @@ from production.models import (
     PostingOutbox,
     ProductionOrder,
 )
-from production.services.common import DOCUMENT_TYPE, audit, set_status
+from production.services.common import audit, set_status
 from production.services.costs import planned_unit_costs
 
 HUNDRED = Decimal(100)

@@ -4,6 +4,8 @@ with the clocked time."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 import re
 from decimal import Decimal
 
@@ -18,6 +20,7 @@ from production.models import Confirmation, OperationClock, Operator, OrderOpera
 from production.services.confirmations import ConfirmationInput, confirmation_create, ensure_may_confirm
 
 PIN_PATTERN = re.compile(r"^\d{4,8}$")
+logger = logging.getLogger(__name__)
 
 
 def operator_pin_set(*, operator_id: int, pin: str, user=None) -> Operator:
@@ -37,37 +40,42 @@ class SignInRefused(Forbidden):
     default_code = "sign_in_refused"
 
 
+# One answer for an unknown badge, a wrong PIN and a locked badge: a terminal must not tell
+# which badge numbers exist (a count of tries left, or "locked", would).
+SIGN_IN_REFUSED = "Badge or PIN is wrong, or the badge is locked after too many wrong PINs (ask a planner)."
+
+
+@functools.cache
+def _dummy_pin_hash() -> str:
+    return make_password("0000")
+
+
 def operator_sign_in(*, terminal: Terminal, badge: str, pin: str) -> Operator:
     """Check badge and PIN. Every wrong PIN counts; after ``FLOOR_PIN_MAX_ATTEMPTS`` the badge
     is locked for ``FLOOR_PIN_LOCK_MINUTES``. The count is committed even though the sign-in
-    fails, so the lockout cannot be dodged by retrying."""
+    fails, so the lockout cannot be dodged by retrying. An unknown badge, a wrong PIN and a
+    locked badge get the same message and cost the same PIN hash, so neither the answer nor
+    its timing reveals whether a badge exists."""
     refusal: SignInRefused | None = None
     with transaction.atomic():
         operator = (
             Operator.objects.select_for_update().select_related("user").filter(badge=(badge or "").strip()).first()
         )
         now = timezone.now()
-        if operator is None or not operator.user.is_active:
-            # Same answer as a wrong PIN: a terminal must not reveal which badges exist.
-            refusal = SignInRefused("Badge or PIN is wrong.", code="wrong_credentials")
+        known = operator is not None and operator.user.is_active and bool(operator.pin_hash)
+        pin_ok = check_password(pin or "", operator.pin_hash if known else _dummy_pin_hash()) and known
+        if not known:
+            refusal = SignInRefused(SIGN_IN_REFUSED)
         elif operator.locked_until and operator.locked_until > now:
-            minutes = int((operator.locked_until - now).total_seconds() // 60) + 1
-            refusal = SignInRefused(
-                f"This badge is locked after too many wrong PINs; try again in {minutes} min or ask a planner.",
-                code="badge_locked",
-            )
-        elif not operator.pin_hash or not check_password(pin or "", operator.pin_hash):
+            logger.info("Floor sign-in refused: badge %s is locked until %s.", operator.badge, operator.locked_until)
+            refusal = SignInRefused(SIGN_IN_REFUSED)
+        elif not pin_ok:
             operator.failed_pin_attempts += 1
             if operator.failed_pin_attempts >= settings.FLOOR_PIN_MAX_ATTEMPTS:
                 operator.locked_until = now + dt.timedelta(minutes=settings.FLOOR_PIN_LOCK_MINUTES)
                 operator.failed_pin_attempts = 0
-                refusal = SignInRefused(
-                    f"Too many wrong PINs: this badge is locked for {settings.FLOOR_PIN_LOCK_MINUTES} min.",
-                    code="badge_locked",
-                )
-            else:
-                left = settings.FLOOR_PIN_MAX_ATTEMPTS - operator.failed_pin_attempts
-                refusal = SignInRefused(f"Badge or PIN is wrong ({left} tries left).", code="wrong_credentials")
+                logger.warning("Floor sign-in: badge %s locked after too many wrong PINs.", operator.badge)
+            refusal = SignInRefused(SIGN_IN_REFUSED)
             operator.save(update_fields=["failed_pin_attempts", "locked_until", "updated_at"])
         elif not operator.work_centers.filter(pk__in=terminal.work_centers.all()).exists():
             refusal = SignInRefused(

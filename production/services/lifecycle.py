@@ -10,10 +10,10 @@ from inventory.enums import MovementType
 from inventory.models import StockPosting
 from inventory.services import DocumentRef, PostingLine, reservation_create, reservations_release, stock_post
 from planning.services import capacity_requirements_clear
-from production.enums import Flushing, OperationStatus, OrderStatus, OrderType, PostingStatus
+from production.enums import DOCUMENT_TYPE, Flushing, OperationStatus, OrderStatus, OrderType, PostingStatus
 from production.models import OrderComponent, ProductionOrder
 from production.selectors import Shortage, production_order_shortages
-from production.services.common import DOCUMENT_TYPE, audit, ensure_transition, ensure_version, set_status
+from production.services.common import audit, ensure_transition, ensure_version, set_status
 from production.services.costs import order_costs_actualize, order_costs_plan
 from production.services.orders import _locked_order
 from production.services.scheduling import production_order_schedule

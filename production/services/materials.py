@@ -13,9 +13,9 @@ from config.fields import ZERO
 from inventory.enums import MovementType
 from inventory.models import Item, StockPosting
 from inventory.services import DocumentRef, PostingLine, stock_post
-from production.enums import Flushing, OrderStatus
+from production.enums import DOCUMENT_TYPE, Flushing, OrderStatus
 from production.models import OrderComponent, ProductionOrder
-from production.services.common import DOCUMENT_TYPE, audit, ensure_version
+from production.services.common import audit, ensure_version
 
 
 @dataclass(frozen=True)

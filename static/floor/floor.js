@@ -49,23 +49,52 @@
   const form = document.getElementById("confirm-form");
   if (!form) return;
   const button = document.getElementById("confirm-btn");
+  const acknowledge = document.getElementById("acknowledge-btn");
   const status = document.getElementById("confirm-status");
   const csrf = JSON.parse(body.getAttribute("hx-headers"))["X-CSRFToken"];
   const newKey = () =>
     (window.crypto && crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(16) + Math.random().toString(16).slice(2));
   let key = form.dataset.key;
   let sending = false;
+  // A result survives the reload that refreshes the figures, so the operator still sees it.
+  const resultKey = "floor-result-" + form.dataset.operation;
 
   const say = (text, kind) => { status.textContent = text; status.className = "status " + (kind || ""); };
+
+  try {
+    const last = sessionStorage.getItem(resultKey);
+    if (last) { sessionStorage.removeItem(resultKey); say(last, "ok"); }
+  } catch (e) { /* no storage: nothing to show */ }
+
+  const reloadWith = (text) => {
+    try { sessionStorage.setItem(resultKey, text); } catch (e) { /* shown until the reload only */ }
+    window.location.reload();
+  };
+
+  // A failed posting stays on screen until the operator taps OK: the confirmation is recorded,
+  // but its stock was not posted and a planner has to know. Only then does the page refresh.
+  const failed = (text) => {
+    say(text, "bad");
+    status.setAttribute("role", "alert");
+    button.hidden = true;
+    acknowledge.hidden = false;
+    acknowledge.focus();
+  };
+  acknowledge.addEventListener("click", () => window.location.reload());
 
   const poll = (id) => {
     fetch(form.dataset.statusUrl + id + "/", { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then((r) => r.json())
       .then((c) => {
         if (c.posting_status === "pending") { setTimeout(() => poll(id), 800); return; }
-        if (c.posting_status === "failed") say("Confirmed #" + id + " — posting FAILED: " + ((c.posting_error || {}).message || "see posting errors"), "bad");
-        else say("Confirmed #" + id + " — " + (c.posting_status === "posted" ? "posted" : "nothing to post") + " ✓", "ok");
-        setTimeout(() => window.location.reload(), 2500);
+        if (c.posting_status === "failed") {
+          failed("Confirmed #" + id + " — posting FAILED: " + ((c.posting_error || {}).message || "see posting errors") +
+            " Tell a planner, then tap OK.");
+          return;
+        }
+        const text = "Confirmed #" + id + " — " + (c.posting_status === "posted" ? "posted" : "nothing to post") + " ✓";
+        say(text, "ok");
+        setTimeout(() => reloadWith(text), 1500);
       })
       .catch(() => setTimeout(() => poll(id), 1500));
   };

@@ -124,16 +124,20 @@ def test_a_double_tap_on_confirm_confirms_once(floor, tablet, live_server):
 def test_five_wrong_pins_lock_the_badge(floor, tablet, live_server):
     _bind(tablet, floor["terminal"], live_server)
 
-    for attempt in range(5):
+    messages = set()
+    for _ in range(5):
         _sign_in(tablet, "4711", "0000")
         tablet.get_by_role("alert").wait_for()
-        assert attempt == 4 or "tries left" in tablet.get_by_role("alert").inner_text()
-    message = tablet.get_by_role("alert").inner_text()
+        messages.add(tablet.get_by_role("alert").inner_text())
     _sign_in(tablet, "4711", "2468")  # the right PIN no longer helps
     tablet.get_by_role("alert").wait_for()
+    messages.add(tablet.get_by_role("alert").inner_text())
+    _sign_in(tablet, "0815", "2468")  # nor does the answer tell a real badge from an unknown one
+    tablet.get_by_role("alert").wait_for()
+    messages.add(tablet.get_by_role("alert").inner_text())
 
-    assert "locked" in message
-    assert "locked" in tablet.get_by_role("alert").inner_text()
+    assert len(messages) == 1
+    assert "locked" in messages.pop()
     assert "/floor/queue/" not in tablet.url
     screenshot(tablet, "floor-locked")
 
@@ -173,3 +177,119 @@ def test_a_planner_binds_the_device_to_a_terminal(floor, tablet, plant):
 
     tablet.get_by_role("heading", name="Sign in").wait_for()
     assert "T-1" in tablet.title()
+
+
+@pytest.fixture
+def small_tablet(browser, live_server):
+    """A 10-inch tablet in landscape at 1024×768, the smallest the floor supports."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1024, "height": 768}, has_touch=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return (
+        box is not None
+        and box["y"] >= 0
+        and box["y"] + box["height"] <= size["height"]
+        and (box["x"] >= 0 and box["x"] + box["width"] <= size["width"])
+    )
+
+
+def _essentials(page) -> dict:
+    return {
+        "good": page.get_by_label("Good"),
+        "scrap": page.get_by_label("Scrap", exact=True),
+        **{f"key {k}": page.locator(f".numpad .key[data-key='{k}']") for k in "0123456789."},
+        "delete": page.locator(".numpad .key[data-key='back']"),
+        "final": page.get_by_text("Final confirmation"),
+        "confirm": page.get_by_role("button", name="Confirm"),
+        "status": page.locator("#confirm-status"),
+    }
+
+
+def test_the_operation_page_fits_a_1024x768_tablet_without_scrolling(floor, small_tablet, live_server):
+    # given an operation with long work instructions
+    operation = floor["order"].operations.get(sequence=10)
+    operation.instructions = "\n\n".join(f"Step {n}: check the part against drawing D-{n}." for n in range(1, 41))
+    operation.save(update_fields=["instructions"])
+    _bind(small_tablet, floor["terminal"], live_server)
+    _sign_in(small_tablet, "4711", "2468")
+    small_tablet.get_by_role("heading", name="Work queue").wait_for()
+
+    # when the operator opens it
+    small_tablet.goto(f"/floor/operations/{operation.pk}/")
+    screenshot(small_tablet, "floor-operation-1024x768")
+
+    # then inputs, number pad, Confirm and the posting status are on screen, and the page does not scroll
+    outside = [name for name, locator in _essentials(small_tablet).items() if not _in_view(small_tablet, locator)]
+    assert outside == []
+    assert small_tablet.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+    # the details are beside them, in a pane that scrolls by itself
+    small_tablet.get_by_text("Step 40").scroll_into_view_if_needed()
+    assert _in_view(small_tablet, small_tablet.get_by_text("Step 40"))
+    assert small_tablet.evaluate("window.scrollY") == 0
+
+    # and what the confirm button answers shows next to it
+    small_tablet.get_by_label("Good").tap()
+    _pad(small_tablet, "1")
+    small_tablet.get_by_role("button", name="Confirm").tap()
+    small_tablet.get_by_text("Confirmed #").wait_for()
+    assert _in_view(small_tablet, small_tablet.locator("#confirm-status"))
+
+
+@pytest.fixture
+def short_floor(plant, user_with_role):
+    """A released order whose backflushed part is short: its postings fail."""
+    plant.stock(back=1)
+    planner = user_with_role(Role.PLANNER)
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(5), due_date=in_days(10), user=planner
+    )
+    services.production_order_release(order_id=order.pk, user=planner, force=True, reason="test shortage")
+    terminal = Terminal.objects.create(code="T-1", name="Line tablet")
+    terminal.work_centers.add(plant.wc_a, plant.wc_b)
+    operator = Operator.objects.create(user=user_with_role(Role.OPERATOR), badge="4711")
+    operator.work_centers.add(plant.wc_a, plant.wc_b)
+    operator_pin_set(operator_id=operator.pk, pin="2468")
+    return {"order": order, "terminal": terminal}
+
+
+def test_a_failed_posting_stays_on_screen_until_the_operator_acknowledges_it(
+    short_floor, small_tablet, live_server, celery_worker
+):
+    # given an operator on the reporting point, whose backflushed part is short
+    operation = short_floor["order"].operations.get(sequence=20)
+    _bind(small_tablet, short_floor["terminal"], live_server)
+    _sign_in(small_tablet, "4711", "2468")
+    small_tablet.get_by_role("heading", name="Work queue").wait_for()
+    small_tablet.goto(f"/floor/operations/{operation.pk}/")
+    key = small_tablet.locator("#confirm-form").get_attribute("data-key")
+    small_tablet.evaluate("window.notReloaded = true")
+
+    # when they confirm 2 good and the posting fails
+    small_tablet.get_by_label("Good").tap()
+    _pad(small_tablet, "2")
+    small_tablet.get_by_role("button", name="Confirm").tap()
+    small_tablet.get_by_text("posting FAILED").wait_for(timeout=20_000)
+    time.sleep(4)
+
+    # then the message is still there, on screen, with a button to acknowledge it
+    assert small_tablet.evaluate("window.notReloaded === true")
+    assert small_tablet.get_by_text("posting FAILED").is_visible()
+    assert _in_view(small_tablet, small_tablet.locator("#confirm-status"))
+    acknowledge = small_tablet.get_by_role("button", name="OK")
+    assert _in_view(small_tablet, acknowledge)
+    screenshot(small_tablet, "floor-posting-failed-1024x768")
+    assert Confirmation.objects.get().posting_status == "failed"
+
+    # and acknowledging it gives a fresh form for the next confirmation
+    acknowledge.tap()
+    small_tablet.wait_for_function("window.notReloaded === undefined")
+    small_tablet.get_by_role("button", name="Confirm").wait_for()
+    assert small_tablet.locator("#confirm-form").get_attribute("data-key") != key
+    assert small_tablet.get_by_role("button", name="Confirm").is_enabled()
