@@ -55,7 +55,7 @@ class ConfirmationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     action_roles = {"reverse": REVERSING_ROLES}
 
     def get_queryset(self):
-        return selectors.confirmation_list()
+        return selectors.confirmation_list_for(user=self.request.user)
 
     def _respond(self, confirmation_id: int, code: int) -> Response:
         return Response(ConfirmationSerializer(selectors.confirmation_list().get(pk=confirmation_id)).data, status=code)

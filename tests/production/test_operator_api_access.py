@@ -164,3 +164,29 @@ def test_planner_still_reads_everything_the_operator_may_not(plant, planner, pla
         # Past the role check: the two queries without their parameters are invalid.
         expected = 400 if path in (f"{URL}preview/", "/api/v1/boms/where-used/") else 200
         assert response.status_code == expected, (path, response.status_code)
+
+
+def test_operator_reads_only_the_confirmations_of_their_work_centers(
+    plant, planner, api_client_for, planner_api, django_capture_on_commit_callbacks
+):
+    plant.stock()
+    order = _released(plant, planner)
+    with django_capture_on_commit_callbacks(execute=False):
+        at_a = _posted_confirmation(order, planner, sequence=10)
+        at_b = _posted_confirmation(order, planner, sequence=20)
+    operator = _operator_at(api_client_for(Role.OPERATOR), plant.wc_a)
+
+    listed = operator.get(URL).json()
+    other = operator.get(f"{URL}{at_b.pk}/")
+
+    assert [c["id"] for c in listed["results"]] == [at_a.pk]
+    assert other.status_code == 404 and other.json()["code"] == "not_found"
+    assert operator.get(f"{URL}{at_a.pk}/").status_code == 200
+    assert planner_api.get(URL).json()["count"] == 2
+
+
+def test_operator_without_work_centers_reads_no_confirmations(plant, planner, operator_api):
+    plant.stock()
+    _posted_confirmation(_released(plant, planner), planner)
+
+    assert operator_api.get(URL).json()["count"] == 0
