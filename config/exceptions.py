@@ -9,6 +9,8 @@ error handlers (``handler400`` ... in ``config/urls.py``) for what fails outside
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -83,6 +85,21 @@ class PreconditionFailed(DomainError):
 class IdempotencyKeyReused(DomainError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "idempotency_key_reused"
+
+
+@contextmanager
+def request_field_names(rename: Callable[[str], str]) -> Iterator[None]:
+    """Around a service call in an API view: a domain error's ``fields`` name the service's
+    arguments (``lines[0].lot_id``); ``rename`` maps each to the request's field (``lot``), so
+    that an error names what the client sent."""
+    try:
+        yield
+    except DomainError as exc:
+        renamed: dict[str, list] = {}
+        for name, messages in exc.fields.items():
+            renamed.setdefault(rename(name), []).extend(messages)
+        exc.fields = renamed
+        raise
 
 
 def _flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
