@@ -106,7 +106,13 @@ def _flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            # DRF keys a list's item errors by index: lines[1].quantity, as services name them.
+            if not prefix:
+                name = str(key)
+            elif isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}"
             out.update(_flatten_fields(value, name))
     elif isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):

@@ -115,6 +115,30 @@ def test_validation_error_names_the_field_and_writes_nothing(planner_api):
     assert not Group.objects.filter(name="written-by-probe").exists()
 
 
+class _Lines(serializers.Serializer):
+    lines = _Body(many=True)
+
+
+class _LinesView(APIView):
+    def post(self, request):
+        _Lines(data=request.data).is_valid(raise_exception=True)
+        return Response({"ok": True})
+
+
+urlpatterns += [path("lines/", _LinesView.as_view())]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_errors_of_list_items_name_them_as_services_do(planner_api):
+    body = {"lines": [{"quantity": "1"}, {"quantity": "-1"}]}
+
+    response = planner_api.post("/lines/", body, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"lines[1].quantity"}
+    assert response.json()["message"].startswith("lines[1].quantity: ")
+
+
 @override_settings(ROOT_URLCONF=__name__)
 def test_domain_error_maps_to_its_status_and_code(planner_api):
     response = planner_api.post("/probe/", {"quantity": "7"}, format="json")
