@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from config.roles import ALL_ROLES, PLANNING_ROLES, user_roles
+from config.roles import OFFICE_ROLES, PLANNING_ROLES, user_roles
 
 
 class RolePermission(BasePermission):
@@ -10,8 +10,10 @@ class RolePermission(BasePermission):
 
     A view may declare ``read_roles`` and ``write_roles`` (sets of role names), and
     ``action_roles`` mapping a viewset action (``"confirm"``, ``"create"``) to the roles that
-    may call it. Defaults: every role may read; planners and admins may write. A user with
-    no role at all gets nothing.
+    may call it. Defaults: the office roles (everyone but the operator) may read; planners and
+    admins may write. So the shop-floor operator gets only what a view grants the role by
+    name (confirmations, ``production/apis_confirmations.py``), and a new endpoint is closed
+    to the floor until someone decides otherwise. A user with no role at all gets nothing.
     """
 
     message = "Your role does not allow this."
@@ -25,7 +27,7 @@ class RolePermission(BasePermission):
         if action in action_roles:
             allowed = action_roles[action]
         elif request.method in SAFE_METHODS:
-            allowed = getattr(view, "read_roles", ALL_ROLES)
+            allowed = getattr(view, "read_roles", OFFICE_ROLES)
         else:
             allowed = getattr(view, "write_roles", PLANNING_ROLES)
         return bool(roles & set(allowed))

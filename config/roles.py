@@ -17,6 +17,9 @@ class Role(models.TextChoices):
 ALL_ROLES: frozenset[str] = frozenset(Role.values)
 # Who may change master data and drive orders through their lifecycle.
 PLANNING_ROLES: frozenset[str] = frozenset({Role.PLANNER, Role.ADMIN})
+# Everyone but the shop-floor operator, who sees their queue, starts an operation and confirms
+# good quantity and scrap "and nothing else" (spec): office pages and API reads by default.
+OFFICE_ROLES: frozenset[str] = ALL_ROLES - {Role.OPERATOR}
 
 
 def user_roles(user) -> frozenset[str]:
@@ -44,4 +47,4 @@ def has_role(user, roles: frozenset[str] | set[str]) -> bool:
 def roles_context(request: HttpRequest) -> dict:
     roles = user_roles(getattr(request, "user", None))
     # Office pages are for every role but the shop-floor operator (who has /floor/).
-    return {"user_roles": roles, "can_plan": bool(roles & PLANNING_ROLES), "is_office": bool(roles - {Role.OPERATOR})}
+    return {"user_roles": roles, "can_plan": bool(roles & PLANNING_ROLES), "is_office": bool(roles & OFFICE_ROLES)}

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import views
+from config.exceptions import UnknownApiEndpoint
 from production import views as production_views
 
 # Production first: URL resolution tries patterns in order, and the shop floor's
@@ -34,4 +35,13 @@ urlpatterns = [
     path("floor/", include("production.floor_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Last of the api/ patterns: any other api/.../ path is a 404 in the API's error shape.
+    re_path(r"^api/(?:.*/)?$", UnknownApiEndpoint.as_view()),
 ]
+
+# With DEBUG off, errors raised outside a DRF view answer in the API's error shape under
+# /api/ and as Django's HTML pages elsewhere (config/exceptions.py).
+handler400 = "config.exceptions.bad_request"
+handler403 = "config.exceptions.permission_denied"
+handler404 = "config.exceptions.page_not_found"
+handler500 = "config.exceptions.server_error"

@@ -8,6 +8,7 @@ Stock postings: ``POST /stock-movements/`` posts a receipt, issue, transfer or a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 import django_filters
@@ -17,11 +18,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.exceptions import ValidationFailed
+from config.exceptions import ValidationFailed, request_field_names
 from config.idempotency import idempotent
 from inventory import selectors, services
 from inventory.enums import MovementType
-from inventory.models import Bom, StockBalance, StockMovement, Warehouse
+from inventory.models import Bom, StockBalance, StockMovement, StockPosting, Warehouse
 from inventory.serializers import (
     BomSerializer,
     ExplosionLineSerializer,
@@ -172,6 +173,23 @@ class StockMovementFilter(django_filters.FilterSet):
         fields = ["item", "location", "lot", "movement_type", "posting", "sku"]
 
 
+# The posting services name their arguments in errors (``lines[0].lot_id``); a request to
+# POST /stock-movements/ is one flat line (``lot``). A transfer posts two lines, out of
+# ``location`` (lines[0]) and into ``to_location`` (lines[1]).
+_LINE_FIELD = re.compile(r"lines\[(\d+)\]\.(\w+)")
+_MOVEMENT_FIELDS = {"item_id": "item", "location_id": "location", "lot_id": "lot", "to_location_id": "to_location"}
+
+
+def _movement_request_field(name: str) -> str:
+    line = _LINE_FIELD.fullmatch(name)
+    if line is None:
+        return _MOVEMENT_FIELDS.get(name, name)
+    index, argument = int(line[1]), line[2]
+    if argument == "location_id" and index == 1:
+        return "to_location"
+    return _MOVEMENT_FIELDS.get(argument, argument)
+
+
 class StockMovementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     queryset = selectors.stock_movement_list()
     filterset_class = StockMovementFilter
@@ -183,7 +201,12 @@ class StockMovementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = StockMovementCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        with request_field_names(_movement_request_field):
+            posting = self._post_movement(request, serializer.validated_data)
+        posting = selectors.stock_posting_list().get(pk=posting.pk)
+        return Response(StockPostingSerializer(posting).data, status=status.HTTP_201_CREATED)
+
+    def _post_movement(self, request: Request, data: dict) -> StockPosting:
         quantity = services.quantity_to_base(item_id=data["item"], quantity=data["quantity"], uom_code=data.get("uom"))
         reference = DocumentRef(
             document_type=data["document_type"],
@@ -217,8 +240,7 @@ class StockMovementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
                 user=request.user,
                 note=data["note"],
             )
-        posting = selectors.stock_posting_list().get(pk=posting.pk)
-        return Response(StockPostingSerializer(posting).data, status=status.HTTP_201_CREATED)
+        return posting
 
 
 class StockPostingViewSet(viewsets.ReadOnlyModelViewSet):

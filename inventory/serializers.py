@@ -140,6 +140,8 @@ class StockMovementCreateSerializer(serializers.Serializer):
     def validate(self, attrs):
         if attrs["movement_type"] == MovementType.TRANSFER and "to_location" not in attrs:
             raise serializers.ValidationError({"to_location": "required for a transfer"})
+        if attrs["movement_type"] == MovementType.TRANSFER and attrs["to_location"] == attrs["location"]:
+            raise serializers.ValidationError({"to_location": "must differ from location"})
         if attrs["movement_type"] != MovementType.ADJUSTMENT and attrs["quantity"] <= 0:
             raise serializers.ValidationError({"quantity": "must be positive"})
         if attrs["quantity"] == 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -10,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.exceptions import ValidationFailed
+from config.exceptions import ValidationFailed, request_field_names
 from config.idempotency import idempotent
 from inventory.models import Item
 from production import selectors, services
@@ -34,6 +36,18 @@ from production.serializers import (
     RescheduleSerializer,
     StatusChangeSerializer,
 )
+
+# The stock posting behind a manual issue names its arguments in errors
+# (``lines[1].lot_id``); the request's lines have ``lot``, ``location`` and ``component``
+# (whose reservation the issue consumes). One posting line per request line, same index.
+_ISSUE_LINE_FIELD = re.compile(r"(lines\[\d+\]\.)(item|location|lot|reservation)_id")
+
+
+def _issue_request_field(name: str) -> str:
+    line = _ISSUE_LINE_FIELD.fullmatch(name)
+    if line is None:
+        return name
+    return line[1] + ("component" if line[2] == "reservation" else line[2])
 
 
 class ProductionOrderFilter(django_filters.FilterSet):
@@ -265,22 +279,23 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         order's version (ETag)."""
         body = IssueSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        posting = services.production_order_issue(
-            order_id=int(pk),
-            user=request.user,
-            expected_version=_expected_version(request),
-            note=body.validated_data["note"],
-            lines=[
-                services.IssueLine(
-                    quantity=line["quantity"],
-                    component_id=line.get("component"),
-                    item_id=line.get("item"),
-                    lot_id=line.get("lot"),
-                    location_id=line.get("location"),
-                )
-                for line in body.validated_data["lines"]
-            ],
-        )
+        with request_field_names(_issue_request_field):
+            posting = services.production_order_issue(
+                order_id=int(pk),
+                user=request.user,
+                expected_version=_expected_version(request),
+                note=body.validated_data["note"],
+                lines=[
+                    services.IssueLine(
+                        quantity=line["quantity"],
+                        component_id=line.get("component"),
+                        item_id=line.get("item"),
+                        lot_id=line.get("lot"),
+                        location_id=line.get("location"),
+                    )
+                    for line in body.validated_data["lines"]
+                ],
+            )
         order = selectors.production_order_detail_qs().get(pk=int(pk))
         return Response(
             {

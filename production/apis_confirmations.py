@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.idempotency import idempotent
-from config.roles import Role
+from config.roles import ALL_ROLES, PLANNING_ROLES, Role
 from production import selectors, services
 from production.enums import PostingStatus
 from production.models import Confirmation
@@ -25,6 +25,11 @@ from production.serializers import (
 )
 
 CONFIRMING_ROLES = frozenset({Role.OPERATOR, Role.PLANNER, Role.ADMIN, Role.INTEGRATION})
+# Undoing a confirmation writes the opposite stock movements: planners and admins, and
+# machines (integration), which confirm anywhere and must be able to take back a miscount
+# they reported without a person in the loop. Every reversal is audited with user and reason.
+# Not the operator: a mistake on the floor goes to the planner.
+REVERSING_ROLES = PLANNING_ROLES | {Role.INTEGRATION}
 
 
 class ConfirmationFilter(django_filters.FilterSet):
@@ -44,10 +49,13 @@ class ConfirmationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     filterset_class = ConfirmationFilter
     ordering_fields = ["confirmed_at", "id"]
     ordering = ["-id"]
+    # The operator reads them too: the floor's confirm screen polls the posting status.
+    read_roles = ALL_ROLES
     write_roles = CONFIRMING_ROLES
+    action_roles = {"reverse": REVERSING_ROLES}
 
     def get_queryset(self):
-        return selectors.confirmation_list()
+        return selectors.confirmation_list_for(user=self.request.user)
 
     def _respond(self, confirmation_id: int, code: int) -> Response:
         return Response(ConfirmationSerializer(selectors.confirmation_list().get(pk=confirmation_id)).data, status=code)

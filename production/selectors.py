@@ -220,6 +220,20 @@ def confirmation_list() -> QuerySet:
     return Confirmation.objects.select_related("order", "operation", "work_center", "operator")
 
 
+def confirmation_list_for(*, user) -> QuerySet:
+    """The confirmations ``user`` may read: a shop-floor operator (with no office role) those
+    of their own work centers, the spec's "confirmations at their work centers only"; every
+    other role all of them."""
+    from config.roles import OFFICE_ROLES, Role, user_roles
+    from production.models import Operator
+
+    roles = user_roles(user)
+    if Role.OPERATOR not in roles or roles & OFFICE_ROLES:
+        return confirmation_list()
+    own = Operator.work_centers.through.objects.filter(operator__user_id=user.pk).values("workcenter_id")
+    return confirmation_list().filter(work_center_id__in=own)
+
+
 @dataclass(frozen=True)
 class QueueEntry:
     operation: OrderOperation

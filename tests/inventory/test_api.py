@@ -139,12 +139,40 @@ def test_stock_movements_post_errors_write_nothing(planner_api):
     assert_error(post(uom="box"), 400, "unknown_unit", "uom")
     UnitFactory(code="box")
     assert_error(post(uom="box"), 400, "no_unit_conversion", "uom")
-    assert_error(post(lot=lot.pk), 400, "lot_not_allowed", "lines[0].lot_id")
-    assert_error(post(item=lot.item.pk), 400, "lot_required", "lines[0].lot_id")
+    assert_error(post(lot=lot.pk), 400, "lot_not_allowed", "lot")
+    assert_error(post(item=lot.item.pk), 400, "lot_required", "lot")
     response = post(movement_type="issue", quantity="5")
     assert_error(response, 409, "insufficient_stock", "needed")
     assert "PP-HUB" in response.json()["message"] and "RM" in response.json()["message"]
     assert not StockMovement.objects.exists()
+
+
+def test_stock_movement_errors_name_the_request_fields(planner_api):
+    item, lot_item = ItemFactory(), ItemFactory(lot_tracked=True)
+    loc, other = LocationFactory(), LocationFactory()
+    inactive = LocationFactory(is_active=False)
+    lot = LotFactory(item=lot_item)
+    receive(lot_item, loc, 5, lot=lot)
+
+    def fields(**body):
+        body = {"movement_type": "receipt", "item": item.pk, "location": loc.pk, "quantity": "1", **body}
+        response = planner_api.post(f"{API}/stock-movements/", body)
+        assert response.status_code == 400, response.content
+        return set(response.json()["fields"])
+
+    assert fields(item=lot_item.pk) == {"lot"}
+    assert fields(lot=lot.pk) == {"lot"}
+    assert fields(item=999999) == {"item"}
+    assert fields(location=999999) == {"location"}
+    assert fields(location=inactive.pk) == {"location"}
+    assert fields(quantity="1.00001") == {"quantity"}
+    assert fields(unit_cost="-1") == {"unit_cost"}
+    transfer = {"movement_type": "transfer", "item": lot_item.pk, "lot": lot.pk}
+    assert fields(**transfer, to_location=999999) == {"to_location"}
+    assert fields(**transfer, to_location=inactive.pk) == {"to_location"}
+    assert fields(**transfer, to_location=loc.pk) == {"to_location"}
+    assert fields(**{**transfer, "lot": None}, to_location=other.pk) == {"lot"}
+    assert not StockMovement.objects.filter(location=other).exists()
 
 
 def test_stock_movements_post_converts_units(planner_api):

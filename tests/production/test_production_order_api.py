@@ -187,3 +187,29 @@ def test_planner_edits_components_and_operations_of_a_planned_order_over_the_api
     bad = planner_api.post(f"{base}/operations/", {"sequence": 0, "work_center": plant.wc_b.pk}, format="json")
     assert bad.status_code == 400 and "sequence" in bad.json()["fields"]
     assert viewer_api.post(f"{base}/components/", {"item": plant.part_fwd.pk}, format="json").status_code == 403
+
+
+def test_issue_errors_name_the_request_fields(plant, planner, planner_api):
+    from decimal import Decimal
+
+    from tests.inventory.factories import LocationFactory, LotFactory
+
+    plant.stock()
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(10), due_date=in_days(30), user=planner
+    )
+    services.production_order_release(order_id=order.pk, user=planner)
+    lot_part = order.components.get(item=plant.part_lot).pk
+    inactive = LocationFactory(is_active=False)
+
+    def fields(index=1, **line):
+        lines = [{"component": lot_part, "quantity": "1"} for _ in range(index + 1)]
+        lines[index].update(line)
+        response = planner_api.post(f"{URL}{order.pk}/issue/", {"lines": lines}, format="json")
+        assert response.status_code == 400, response.content
+        return set(response.json()["fields"])
+
+    assert fields(lot=LotFactory().pk) == {"lines[1].lot"}
+    assert fields(location=999999) == {"lines[1].location"}
+    assert fields(location=inactive.pk) == {"lines[1].location"}
+    assert fields(index=0, quantity="0") == {"lines[0].quantity"}

@@ -131,7 +131,7 @@ def test_sales_order_roles(splant, planner, viewer_api, operator_api):
     order = order_for(splant, planner, (splant.mts, 1))
 
     assert viewer_api.get(URL).status_code == 200
-    assert operator_api.get(f"{URL}{order.pk}/").status_code == 200
+    assert operator_api.get(f"{URL}{order.pk}/").status_code == 403  # the floor sees no sales
     assert viewer_api.post(URL, _body(splant), format="json").status_code == 403
     assert operator_api.post(f"{URL}{order.pk}/confirm/").status_code == 403
     assert viewer_api.post("/api/v1/customers/", {"code": "X", "name": "X"}).status_code == 403
