@@ -87,6 +87,7 @@ ERROR_REASONS = {
     "403": "Your role does not allow this.",
     "404": "No such object (code `not_found`).",
     "409": "The object's current state does not allow this (code `state_conflict`, `insufficient_stock`, ...).",
+    "413": "The request body is larger than the server accepts (code `request_too_large`).",
 }
 
 
@@ -123,13 +124,15 @@ def _operations(result: dict) -> Iterator[tuple[str, dict]]:
 
 def postprocess_error_responses(result: dict, generator: Any, **kwargs: Any) -> dict:
     """Give every operation the error responses it can produce, all with the ``Error`` body:
-    400 when it takes input, 401/403 when it needs a login, 404 when the path names an object,
+    400 when it takes input, 413 when it takes a body, 401/403 when it needs a login, 404 when the path names an object,
     409 when it writes; and the error body on 4xx responses documented without one (412)."""
     for method, operation in _operations(result):
         parameters = operation.get("parameters", [])
         security = operation.get("security", [])
         if "requestBody" in operation or any(p.get("in") != "path" for p in parameters):
             add_error_response(result, operation, "400", ERROR_REASONS["400"])
+        if "requestBody" in operation:
+            add_error_response(result, operation, "413", ERROR_REASONS["413"])
         if security and {} not in security:
             # 401 comes from the token authenticator (it names a WWW-Authenticate scheme);
             # a view with session authentication only answers a missing login with 403.

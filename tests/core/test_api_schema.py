@@ -70,6 +70,9 @@ def test_error_responses_have_the_error_shape(schema):
     assert "stale_version" in release["responses"]["412"]["description"]
     assert _error_schema(detail, "404") == ERROR_REF
     assert "409" not in detail["responses"]
+    # a body too large for the server: on operations that take one
+    assert _error_schema(schema["paths"][CONFIRMATIONS]["post"], "413") == ERROR_REF
+    assert "413" not in detail["responses"]
 
 
 def _operations(schema: dict):
