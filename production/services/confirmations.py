@@ -265,20 +265,32 @@ def _lock_sql() -> str:
     # One row per operation, the order's columns on each. Rows are locked in the sorted
     # order, the order row with the first of them: order first, then its operations by id,
     # as everything that changes operations locks them.
+    # The unit the order's item is counted in comes along (unlocked): it bounds the decimals
+    # of the quantities confirmed.
     return (
-        f"SELECT {select_columns(ProductionOrder, 'o')}, {select_columns(OrderOperation, 'op')}, wc.code "  # noqa: S608
+        f"SELECT {select_columns(ProductionOrder, 'o')}, {select_columns(OrderOperation, 'op')}, wc.code, "  # noqa: S608
+        "u.code, u.decimals "
         f"FROM {order} o JOIN {operation} op ON op.order_id = o.id "
         f"JOIN {WorkCenter._meta.db_table} wc ON wc.id = op.work_center_id "
+        f"JOIN {Item._meta.db_table} i ON i.id = o.item_id JOIN {UnitOfMeasure._meta.db_table} u ON u.id = i.uom_id "
         f"WHERE o.id = (SELECT order_id FROM {operation} WHERE id = %s) ORDER BY op.id FOR NO KEY UPDATE OF o, op"
     )
 
 
+class _Unit(NamedTuple):
+    """The unit of measure of an order's item, as the lock statement reads it."""
+
+    code: str
+    decimals: int
+
+
 def _lock_order_of_operation(
     operation_id: int,
-) -> tuple[ProductionOrder, OrderOperation, list[OrderOperation]]:
+) -> tuple[ProductionOrder, OrderOperation, list[OrderOperation], _Unit]:
     """Lock the order of an operation and its operations (as
     ``production_order_qs_select_for_update`` and ``select_for_update(no_key=True)`` would),
-    in one hand-written statement because this runs on every confirmation."""
+    in one hand-written statement because this runs on every confirmation; with them the
+    unit of the order's item."""
     with connection.cursor() as cursor:
         execute_prepared(cursor, _lock_sql(), [operation_id])
         rows = cursor.fetchall()
@@ -288,12 +300,33 @@ def _lock_order_of_operation(
     order = instance_from_row(ProductionOrder, rows[0][:width])
     operations = []
     for row in rows:
-        op = instance_from_row(OrderOperation, row[width:-1])
-        op.work_center = WorkCenter.from_db(DEFAULT_DB_ALIAS, ("id", "code"), (op.work_center_id, row[-1]))
+        op = instance_from_row(OrderOperation, row[width:-3])
+        op.work_center = WorkCenter.from_db(DEFAULT_DB_ALIAS, ("id", "code"), (op.work_center_id, row[-3]))
         operations.append(op)
     operation = next(op for op in operations if op.pk == operation_id)
     operations.sort(key=lambda op: op.sequence)
-    return order, operation, operations
+    return order, operation, operations, _Unit(*rows[0][-2:])
+
+
+_COUNTED_QUANTITIES = {"good_quantity": "good", "scrap_quantity": "scrap", "rework_quantity": "rework"}
+
+
+def _ensure_whole_units(data: ConfirmationInput, order: ProductionOrder, unit: _Unit) -> None:
+    """Quantities are counted in the order item's unit: no more decimals than it allows (a
+    receipt of 0.1 pcs could never be posted, and backflush would round a fraction)."""
+    place = _PLACES[min(unit.decimals, QTY_PLACES)]
+    got = {}
+    for name, label in _COUNTED_QUANTITIES.items():
+        value = Decimal(getattr(data, name))
+        if value != value.quantize(place):
+            got[name] = f"{label} {value.normalize():f}"
+    if got:
+        raise ValidationFailed(
+            f"The item of {order.number} is counted in {unit.code}, which allows {unit.decimals} decimals; got "
+            f"{' and '.join(got.values())}.",
+            code="too_many_decimals",
+            fields={name: f"at most {unit.decimals} decimals ({unit.code})" for name in got},
+        )
 
 
 _OPERATION_CONFIRMED_FIELDS = (*OPERATION_CONFIRMED_TOTALS, "actual_start", "actual_end", "status")
@@ -303,8 +336,9 @@ _OPERATION_CONFIRMED_FIELDS = (*OPERATION_CONFIRMED_TOTALS, "actual_start", "act
 def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Confirmation:
     """Record work on one operation; queue its backflush and goods receipt (exactly once)."""
     _validate(data)
-    order, operation, operations = _lock_order_of_operation(data.operation_id)
+    order, operation, operations, unit = _lock_order_of_operation(data.operation_id)
     ensure_may_confirm(user, operation.work_center_id)
+    _ensure_whole_units(data, order, unit)
     if order.status not in (OrderStatus.RELEASED, OrderStatus.IN_PROGRESS):
         hint = " Reverse a confirmation first to reopen it." if order.status == OrderStatus.COMPLETED else ""
         raise StateConflict(

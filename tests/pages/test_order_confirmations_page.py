@@ -82,7 +82,7 @@ def test_order_page_queries_do_not_grow_with_confirmations(confirmed, planner, d
     first = order.operations.get(sequence=10)
     for _ in range(10):
         services.confirmation_create(
-            data=ConfirmationInput(operation_id=first.pk, good_quantity=Decimal("0.1")), user=planner
+            data=ConfirmationInput(operation_id=first.pk, labor_minutes=Decimal(5)), user=planner
         )
 
     with django_assert_max_num_queries(len(one.captured_queries)):

@@ -168,3 +168,18 @@ def test_reported_quantities_cannot_be_changed_in_the_database(plant, planner):
         Confirmation.objects.filter(pk=c.pk).update(good_quantity=Decimal(5))
     with pytest.raises(InternalError), transaction.atomic():
         Confirmation.objects.filter(pk=c.pk).delete()
+
+
+@pytest.mark.django_db
+def test_a_fraction_of_a_piece_gets_a_400_naming_the_field_and_nothing_is_written(plant, planner, integration_api):
+    plant.stock()
+    order = _released(plant, planner)
+    last = order.operations.get(sequence=20)
+
+    response = integration_api.post(URL, {"operation": last.pk, "good_quantity": 0.1}, format="json")
+
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["code"] == "too_many_decimals"
+    assert list(body["fields"]) == ["good_quantity"]
+    assert not Confirmation.objects.exists()
