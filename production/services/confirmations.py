@@ -45,7 +45,14 @@ from config.locks import advisory_key
 from config.roles import Role, user_roles
 from inventory.enums import MovementType
 from inventory.models import Item, Lot, StockPosting, UnitOfMeasure
-from inventory.services import DocumentRef, PostingLine, PostingRequest, stock_post_groups, stock_posting_reverse
+from inventory.services import (
+    DocumentRef,
+    PostingLine,
+    PostingRequest,
+    ReserveAgain,
+    stock_post_groups,
+    stock_posting_reverse,
+)
 from planning.models import WorkCenter
 from production.enums import (
     DOCUMENT_TYPE,
@@ -919,8 +926,13 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
         operation.status = OperationStatus.STARTED if has_quantities else OperationStatus.RELEASED
         operation.save()
 
+        is_last = not order.operations.filter(sequence__gt=operation.sequence).exists()
+        reopens = order.status == OrderStatus.COMPLETED and is_last and bool(original.final or original.good_quantity)
         if original.posting_status == PostingStatus.POSTED:
-            _reverse_postings(order, original, reversal, user, reason)
+            # An order that stays open consumes its components again: what comes back is
+            # reserved for it again. A completed one takes no more confirmations.
+            reserve = order.status in (OrderStatus.RELEASED, OrderStatus.IN_PROGRESS) or reopens
+            _reverse_postings(order, original, reversal, user, reason, reserve=reserve)
         elif original.posting_status == PostingStatus.FAILED:
             # Nothing reached the ledger: the failed posting simply leaves the error queue.
             Confirmation.objects.filter(pk=original.pk).update(posting_status=PostingStatus.NONE)
@@ -929,13 +941,12 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
                 last_error="reversed before it was posted",
                 processed_at=timezone.now(),
             )
-        is_last = not order.operations.filter(sequence__gt=operation.sequence).exists()
         if is_last and original.scrap_quantity:
             ProductionOrder.objects.filter(pk=order.pk).update(
                 scrap_quantity=F("scrap_quantity") - original.scrap_quantity
             )
             order.refresh_from_db(fields=["scrap_quantity"])
-        if order.status == OrderStatus.COMPLETED and (is_last and (original.final or original.good_quantity)):
+        if reopens:
             order.actual_end = None
             order.save(update_fields=["actual_end"])
             set_status(order, OrderStatus.IN_PROGRESS, user=user, reason=f"confirmation {original.pk} reversed")
@@ -943,30 +954,61 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
 
 
 def _reverse_postings(
-    order: ProductionOrder, original: Confirmation, reversal: Confirmation, user, reason: str
+    order: ProductionOrder, original: Confirmation, reversal: Confirmation, user, reason: str, *, reserve: bool
 ) -> None:
+    """Post the opposite of everything ``original`` posted; with ``reserve``, the components
+    it consumed are reserved for the order again, up to what each still needs."""
     prefix = f"{DOCUMENT_TYPE}:confirmation:{original.pk}:"
     postings = list(
         StockPosting.objects.filter(posting_key__startswith=prefix).prefetch_related("movements").order_by("pk")
     )
-    issued: dict[int, Decimal] = {}
-    received = ZERO
     # Components before stock, as the posting worker locks them.
-    list(order_components_qs_select_for_update(order.pk))
+    components = {c.pk: c for c in order_components_qs_select_for_update(order.pk)}
+    issued: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    received = ZERO
     for posting in postings:
         for movement in posting.movements.all():
             if movement.item_id == order.item_id and posting.movement_type == MovementType.PRODUCTION_RECEIPT:
                 received += movement.quantity
             elif movement.document_line_id:
-                issued[movement.document_line_id] = issued.get(movement.document_line_id, ZERO) - movement.quantity
+                issued[movement.document_line_id] -= movement.quantity
+    for posting in postings:
         stock_posting_reverse(
             posting_id=posting.pk,
             user=user,
             reason=reason or f"reversal of confirmation {original.pk}",
             posting_key=f"{DOCUMENT_TYPE}:confirmation:{reversal.pk}:reverses:{posting.pk}",
+            reserve_again=_reserve_again(posting, components, issued) if reserve else (),
         )
     for component_id, quantity in issued.items():
         OrderComponent.objects.filter(pk=component_id, order=order).update(
             issued_quantity=F("issued_quantity") - quantity
         )
     received_add({order.pk: -received} if received else {})
+
+
+def _reserve_again(
+    posting: StockPosting, components: dict[int, OrderComponent], issued: dict[int, Decimal]
+) -> list[ReserveAgain]:
+    """What the reversal of ``posting`` gives back to the reservations of the components it
+    consumed: what it puts back at the component's issue location, keeping each reservation
+    open for no more than the component still needs once the reversal is booked (required −
+    issued; ``issued``: what the reversed confirmation issued per component)."""
+    returned: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for movement in posting.movements.all():
+        component = components.get(movement.document_line_id)
+        if (
+            component is not None
+            and movement.quantity < 0
+            and (movement.item_id, movement.location_id) == (component.item_id, component.issue_location_id)
+        ):
+            returned[component.pk] -= movement.quantity
+    again = []
+    for component_id, quantity in sorted(returned.items()):
+        component = components[component_id]
+        if component.reservation_id is None:
+            continue
+        still_needed = component.required_quantity - (component.issued_quantity - issued[component_id])
+        if still_needed > 0:
+            again.append(ReserveAgain(component.reservation_id, quantity, still_needed))
+    return again
