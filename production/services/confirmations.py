@@ -894,6 +894,9 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
             code="order_closed",
         )
     operation = OrderOperation.objects.select_for_update(of=("self",)).get(pk=original.operation_id)
+    now = timezone.now()
+    # What the original posted, the reversal posts back in this transaction: posted at once.
+    posts = original.posting_status == PostingStatus.POSTED
     with audit(user, "confirmation_reverse", reason):
         reversal = Confirmation.objects.create(
             order=order,
@@ -909,10 +912,11 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
             final=False,
             operator=user,
             created_by=user,
-            confirmed_at=timezone.now(),
+            confirmed_at=now,
             reversal_of=original,
             reason=reason,
-            posting_status=PostingStatus.NONE,
+            posting_status=PostingStatus.POSTED if posts else PostingStatus.NONE,
+            posted_at=now if posts else None,
         )
         operation.confirmed_good -= original.good_quantity
         operation.confirmed_scrap -= original.scrap_quantity
@@ -928,7 +932,7 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
 
         is_last = not order.operations.filter(sequence__gt=operation.sequence).exists()
         reopens = order.status == OrderStatus.COMPLETED and is_last and bool(original.final or original.good_quantity)
-        if original.posting_status == PostingStatus.POSTED:
+        if posts:
             # An order that stays open consumes its components again: what comes back is
             # reserved for it again. A completed one takes no more confirmations.
             reserve = order.status in (OrderStatus.RELEASED, OrderStatus.IN_PROGRESS) or reopens
@@ -939,7 +943,7 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
             PostingOutbox.objects.filter(confirmation=original).update(
                 status=OutboxStatus.DONE,
                 last_error="reversed before it was posted",
-                processed_at=timezone.now(),
+                processed_at=now,
             )
         if is_last and original.scrap_quantity:
             ProductionOrder.objects.filter(pk=order.pk).update(

@@ -132,6 +132,8 @@ def test_reverse_over_the_api(plant, planner, planner_api, django_capture_on_com
     again = planner_api.post(f"{URL}{c.pk}/reverse/", {"reason": "wrong order"}, format="json")
 
     assert reversed_.status_code == 201 and reversed_.json()["reversal_of"] == c.pk
+    # The reversal posted its opposite movements at once, in its own transaction.
+    assert reversed_.json()["posting_status"] == "posted" and reversed_.json()["posted_at"] is not None
     assert again.status_code == 409 and again.json()["code"] == "already_reversed"
     assert_ledger_consistent()
 

@@ -301,3 +301,31 @@ def test_a_reversal_and_the_posting_worker_on_the_same_reservations_at_once_keep
     assert _reserved(plant, plant.part_back) == Decimal(14)
     assert order.components.get(item=plant.part_back).issued_quantity == Decimal(6)
     assert_ledger_consistent()
+
+
+def test_a_reversal_of_a_posted_confirmation_is_itself_posted_at_once(plant, planner, posted):
+    _, confirmation = posted
+
+    reversal = services.confirmation_reverse(confirmation_id=confirmation.pk, user=planner, reason="wrong operation")
+
+    reversal.refresh_from_db()
+    confirmation.refresh_from_db()
+    assert reversal.posting_status == PostingStatus.POSTED
+    assert reversal.posted_at is not None and reversal.posted_at >= confirmation.posted_at
+
+
+def test_a_reversal_of_a_confirmation_that_posted_nothing_posts_nothing(plant, planner):
+    plant.stock()
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(4), due_date=in_days(30), user=planner
+    )
+    services.production_order_release(order_id=order.pk, user=planner)
+    times_only = services.confirmation_create(
+        data=ConfirmationInput(operation_id=order.operations.get(sequence=10).pk, labor_minutes=Decimal(15)),
+        user=planner,
+    )
+
+    reversal = services.confirmation_reverse(confirmation_id=times_only.pk, user=planner, reason="wrong operator")
+
+    reversal.refresh_from_db()
+    assert (reversal.posting_status, reversal.posted_at) == (PostingStatus.NONE, None)
