@@ -536,17 +536,19 @@ def _posting_sql() -> dict[str, str]:
             "ORDER BY c.id FOR NO KEY UPDATE OF c"
         ),
         # Everything a posted batch changes outside the ledger, in one statement: issued per
-        # component, received per order (rows in order id order), confirmations and outbox
-        # rows marked posted. Each part writes other rows, all locked earlier but the
-        # received totals, which come last in the lock order anyway.
+        # component, received per order (rows in order id order), confirmations (with the
+        # lot their receipt went into) and outbox rows marked posted. Each part writes other
+        # rows, all locked earlier but the received totals, which come last in the lock
+        # order anyway.
         "posted": (
             f"WITH comp AS (UPDATE {component} c SET issued_quantity = v.q "  # noqa: S608
             "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, q) WHERE c.id = v.id), "
             f"rec AS (INSERT INTO {received} (order_id, quantity) "
             "SELECT v.id, v.q FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, q) ORDER BY v.id "
             f"ON CONFLICT (order_id) DO UPDATE SET quantity = {received}.quantity + EXCLUDED.quantity), "
-            f"conf AS (UPDATE {confirmation} SET posting_status = %s, posted_at = %s, posting_error = NULL "
-            f"WHERE id = ANY(%s)) UPDATE {outbox} SET status = %s, attempts = attempts + 1, processed_at = %s, "
+            f"conf AS (UPDATE {confirmation} c SET posting_status = %s, posted_at = %s, posting_error = NULL, "
+            "output_lot_number = v.lot FROM unnest(%s::bigint[], %s::varchar[]) AS v(id, lot) WHERE c.id = v.id) "
+            f"UPDATE {outbox} SET status = %s, attempts = attempts + 1, processed_at = %s, "
             "last_error = '' WHERE confirmation_id = ANY(%s)"
         ),
     }
@@ -608,14 +610,14 @@ def confirmations_post_pending(*, first_id: int | None = None, limit: int | None
     )
     output_lots = _output_lots(confirmations, orders, components)
 
-    requests, owners = _posting_requests(confirmations, orders, components, users, unit_costs, output_lots)
+    requests, owners, lots_used = _posting_requests(confirmations, orders, components, users, unit_costs, output_lots)
     # A confirmation the ledger refuses fails alone; the others are posted without it.
     with all_or_nothing():
         failed = stock_post_groups(postings=requests, groups=owners)[1] if requests else {}
 
     posted = [c for c in confirmations if c.pk not in failed]
     now = timezone.now()
-    _book_posted(posted, components, now)
+    _book_posted(posted, components, now, lots_used)
     for confirmation_id, error in failed.items():
         Confirmation.objects.filter(pk=confirmation_id).update(
             posting_status=PostingStatus.FAILED, posting_error=error.as_dict()
@@ -663,9 +665,11 @@ def _output_lots(confirmations, orders, components) -> dict[tuple[int, str], int
 
 def _posting_requests(confirmations, orders, components, users, unit_costs, output_lots):
     """The backflush and receipt postings of each confirmation, keyed so that each can be
-    made only once, and which confirmation each request belongs to."""
+    made only once, which confirmation each request belongs to, and the lot number each
+    confirmation's receipt goes into (of those that receive into a lot)."""
     requests: list[PostingRequest] = []
     owners: list[int] = []
+    lots_used: dict[int, str] = {}
     for c in confirmations:
         order = orders[c.order_id]
         payload = c.payload
@@ -712,6 +716,8 @@ def _posting_requests(confirmations, orders, components, users, unit_costs, outp
                     unit_cost=unit_costs[order.pk],
                 ),
             )
+        if any(line.lot_id for line in by_products):
+            lots_used[c.pk] = lot_number
         key = f"{DOCUMENT_TYPE}:confirmation:{c.pk}"
         for movement_type, lines, suffix in (
             (MovementType.BACKFLUSH, consumption, "backflush"),
@@ -728,7 +734,7 @@ def _posting_requests(confirmations, orders, components, users, unit_costs, outp
                     )
                 )
                 owners.append(c.pk)
-    return requests, owners
+    return requests, owners, lots_used
 
 
 def received_add(quantities: dict[int, Decimal]) -> None:
@@ -756,9 +762,11 @@ def received_add(quantities: dict[int, Decimal]) -> None:
                 cursor.execute(sql.format(rows=values), [v for row in rows for v in row])
 
 
-def _book_posted(posted: list[_Pending], components, now) -> None:
+def _book_posted(posted: list[_Pending], components, now, lots_used: dict[int, str]) -> None:
     """What the posted confirmations change on their orders: issued per component, received
-    per order, and the confirmations and outbox rows marked posted. One statement."""
+    per order, and the confirmations and outbox rows marked posted, each confirmation with
+    the lot number its receipt went into (``lots_used``; a generated one is the order
+    number). One statement."""
     if not posted:
         return
     changed_components = set()
@@ -781,6 +789,7 @@ def _book_posted(posted: list[_Pending], components, now) -> None:
         PostingStatus.POSTED,
         now,
         ids,
+        [lots_used.get(c.pk, c.output_lot_number) for c in posted],
         OutboxStatus.DONE,
         now,
         ids,
