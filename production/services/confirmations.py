@@ -878,10 +878,15 @@ def _failed_now_coverable(batch: int) -> list[int]:
 
 
 @transaction.atomic
-def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Confirmation:
+def confirmation_reverse(*, confirmation_id: int, user, reason: str) -> Confirmation:
     """Undo a confirmation: opposite counts and times on the operation, opposite movements
     for everything it posted, and the order reopened if it was completed. A reversal of a
-    reversal, or a second reversal, is refused."""
+    reversal, or a second reversal, is refused; the reason is required."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(
+            "A reversal needs a reason.", code="reason_required", fields={"reason": "required for a reversal"}
+        )
     order_id = Confirmation.objects.filter(pk=confirmation_id).values_list("order_id", flat=True).first()
     if order_id is None:
         raise NotFound(f"Confirmation {confirmation_id} does not exist.")
@@ -989,7 +994,7 @@ def _reverse_postings(
         stock_posting_reverse(
             posting_id=posting.pk,
             user=user,
-            reason=reason or f"reversal of confirmation {original.pk}",
+            reason=reason,
             posting_key=f"{DOCUMENT_TYPE}:confirmation:{reversal.pk}:reverses:{posting.pk}",
             reserve_again=_reserve_again(posting, components, issued) if reserve else (),
         )

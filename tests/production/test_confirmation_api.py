@@ -128,9 +128,12 @@ def test_reverse_over_the_api(plant, planner, planner_api, django_capture_on_com
         )
     services.confirmation_post(confirmation_id=c.pk)
 
+    without_reason = planner_api.post(f"{URL}{c.pk}/reverse/", {}, format="json")
     reversed_ = planner_api.post(f"{URL}{c.pk}/reverse/", {"reason": "wrong order"}, format="json")
     again = planner_api.post(f"{URL}{c.pk}/reverse/", {"reason": "wrong order"}, format="json")
 
+    assert without_reason.status_code == 400 and without_reason.json()["code"] == "reason_required"
+    assert list(without_reason.json()["fields"]) == ["reason"]
     assert reversed_.status_code == 201 and reversed_.json()["reversal_of"] == c.pk
     # The reversal posted its opposite movements at once, in its own transaction.
     assert reversed_.json()["posting_status"] == "posted" and reversed_.json()["posted_at"] is not None

@@ -329,3 +329,28 @@ def test_a_reversal_of_a_confirmation_that_posted_nothing_posts_nothing(plant, p
 
     reversal.refresh_from_db()
     assert (reversal.posting_status, reversal.posted_at) == (PostingStatus.NONE, None)
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_reversal_needs_a_reason_and_without_one_nothing_is_written(plant, planner, posted, reason):
+    from config.exceptions import ValidationFailed
+
+    order, confirmation = posted
+
+    with pytest.raises(ValidationFailed) as error:
+        services.confirmation_reverse(confirmation_id=confirmation.pk, user=planner, reason=reason)
+
+    assert error.value.code == "reason_required"
+    assert list(error.value.fields) == ["reason"]
+    assert not Confirmation.objects.filter(reversal_of=confirmation).exists()
+    assert order.operations.get(sequence=20).confirmed_good == Decimal(2)
+    assert StockBalance.objects.get(item=plant.finished, location=plant.fg).on_hand == Decimal(2)
+    assert_ledger_consistent()
+
+
+def test_the_reason_is_kept_on_the_reversal(plant, planner, posted):
+    _, confirmation = posted
+
+    reversal = services.confirmation_reverse(confirmation_id=confirmation.pk, user=planner, reason="  wrong order ")
+
+    assert Confirmation.objects.get(pk=reversal.pk).reason == "wrong order"
