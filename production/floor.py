@@ -173,6 +173,9 @@ def operation(request: HttpRequest, operation_id: int, *, terminal, operator, wo
             idempotency_key=uuid.uuid4().hex,
             clocked=clocked_minutes(operation_id=op.pk, user=request.user),
             running=bool(entry and entry.running),
+            # Quantities are counted in the order item's unit: the decimal point is disabled
+            # where it allows none, keeping the pad's layout (the service refuses fractions anyway).
+            whole_units=op.order.item.uom.decimals == 0,
         ),
     )
 

@@ -77,6 +77,18 @@ class PostingLine:
 
 
 @dataclass(frozen=True)
+class ReserveAgain:
+    """What the reversal of an issue gives back to the reservation the issue consumed: at
+    most ``quantity`` of its consumption (what the reversal puts back at the reservation's
+    item and location), and no more than leaves it open for ``open_at_most`` (what the
+    document still needs). A reservation its document released stays released."""
+
+    reservation_id: int
+    quantity: Decimal
+    open_at_most: Decimal
+
+
+@dataclass(frozen=True)
 class _Line:
     """A validated line; ``reverses_id`` only for reversals."""
 
@@ -224,6 +236,7 @@ class _Request:
     posting_key: str | None
     note: str
     reversal_of_id: int | None = None
+    reserve_again: Sequence[ReserveAgain] = ()
 
 
 class _Batch:
@@ -372,6 +385,8 @@ def _apply(request: _Request, lines: list[_Line], batch: _Batch, now) -> None:
         res.updated_at = now  # bulk updates skip auto_now
         batch.changed_reservations.add(res.pk)
         reserved_delta[(res.item_id, res.location_id, res.lot_id)] -= consume
+    if request.reserve_again:
+        _reserve_again(request, batch, now, on_hand_delta, reserved_delta)
 
     for key, delta in sorted(on_hand_delta.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)):
         balance = batch.balances[key]
@@ -406,12 +421,51 @@ def _apply(request: _Request, lines: list[_Line], batch: _Batch, now) -> None:
     batch.changed_balances.update(reserved_delta)
 
 
+def _reserve_again(request: _Request, batch: _Batch, now, on_hand_delta, reserved_delta) -> None:
+    """Take back consumption of reservations for stock a reversal puts back (journalled,
+    like every change of the batch)."""
+    returned: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for key, delta in on_hand_delta.items():
+        if delta > 0:
+            returned[key[:2]] += delta
+    for index, again in enumerate(request.reserve_again):
+        res = batch.reservations.get(again.reservation_id)
+        field = {f"reserve_again[{index}].reservation_id": "unknown or not returned to"}
+        if res is None:
+            raise ValidationFailed(
+                f"Reservation {again.reservation_id} does not exist.", code="unknown_reservation", fields=field
+            )
+        pair = (res.item_id, res.location_id)
+        if returned[pair] <= 0:
+            raise ValidationFailed(
+                f"Reservation {res.pk} is for stock this posting does not put back.",
+                code="reservation_mismatch",
+                fields=field,
+            )
+        if res.status != ReservationStatus.OPEN and res.consumed_quantity < res.quantity:
+            continue  # released by its document, not consumed: it stays released
+        open_before = res.quantity - res.consumed_quantity if res.status == ReservationStatus.OPEN else ZERO
+        take = min(Decimal(again.quantity), returned[pair], res.consumed_quantity, again.open_at_most - open_before)
+        if take <= 0:
+            continue
+        batch.remember(res, "consumed_quantity", "status", "updated_at")
+        res.consumed_quantity -= take
+        res.status = ReservationStatus.OPEN
+        res.updated_at = now  # bulk updates skip auto_now
+        batch.changed_reservations.add(res.pk)
+        reserved_delta[(res.item_id, res.location_id, res.lot_id)] += take
+        returned[pair] -= take
+
+
 def _lock(requests: Sequence[_Request], items, locations, lots) -> _Batch:
     """Lock what the batch touches in the global order: reservations by id, then balances
     by (item, location, lot) — every lot row of an (item, location) that loses stock, for
     the availability check across lots and for FEFO picks."""
     lines = [ln.line for r in requests for ln in r.lines]
-    reservation_ids = sorted({ln.reservation_id for ln in lines if ln.reservation_id})
+    reservation_ids = sorted(
+        {ln.reservation_id for ln in lines if ln.reservation_id}
+        | {again.reservation_id for r in requests for again in r.reserve_again}
+    )
     reservations: dict[int, Reservation] = {}
     if reservation_ids:
         reservations = {r.pk: r for r in reservations_lock(reservation_ids)}
@@ -809,9 +863,18 @@ def stock_transfer(
 
 
 @transaction.atomic
-def stock_posting_reverse(*, posting_id: int, user, reason: str, posting_key: str | None = None) -> StockPosting:
+def stock_posting_reverse(
+    *,
+    posting_id: int,
+    user,
+    reason: str,
+    posting_key: str | None = None,
+    reserve_again: Sequence[ReserveAgain] = (),
+) -> StockPosting:
     """Write the opposite rows of a posting and link both. Consumed reservations stay
-    consumed: the document that issued against them decides whether to reserve again."""
+    consumed unless the document that issued against them reserves again what comes back
+    (``reserve_again``), in the same posting: reservations are locked before the balances,
+    as every posting locks them."""
     if posting_key is not None:
         existing = StockPosting.objects.filter(posting_key=posting_key).first()
         if existing is not None and existing.reversal_of_id == posting_id:
@@ -836,6 +899,13 @@ def stock_posting_reverse(*, posting_id: int, user, reason: str, posting_key: st
         )
     if not reason.strip():
         raise ValidationFailed("A reason is required.", code="required", fields={"reason": "required"})
+    for index, again in enumerate(reserve_again):
+        if Decimal(again.quantity) <= 0:
+            raise ValidationFailed(
+                "A quantity to reserve again must be positive.",
+                code="invalid_quantity",
+                fields={f"reserve_again[{index}].quantity": "must be positive"},
+            )
     lines = [
         _Line(
             line=PostingLine(
@@ -864,6 +934,7 @@ def stock_posting_reverse(*, posting_id: int, user, reason: str, posting_key: st
         posting_key=posting_key,
         note=reason,
         reversal_of_id=original.pk,
+        reserve_again=tuple(reserve_again),
     )
     return _post_many([request])[0][0]
 

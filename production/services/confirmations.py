@@ -45,7 +45,14 @@ from config.locks import advisory_key
 from config.roles import Role, user_roles
 from inventory.enums import MovementType
 from inventory.models import Item, Lot, StockPosting, UnitOfMeasure
-from inventory.services import DocumentRef, PostingLine, PostingRequest, stock_post_groups, stock_posting_reverse
+from inventory.services import (
+    DocumentRef,
+    PostingLine,
+    PostingRequest,
+    ReserveAgain,
+    stock_post_groups,
+    stock_posting_reverse,
+)
 from planning.models import WorkCenter
 from production.enums import (
     DOCUMENT_TYPE,
@@ -265,20 +272,32 @@ def _lock_sql() -> str:
     # One row per operation, the order's columns on each. Rows are locked in the sorted
     # order, the order row with the first of them: order first, then its operations by id,
     # as everything that changes operations locks them.
+    # The unit the order's item is counted in comes along (unlocked): it bounds the decimals
+    # of the quantities confirmed.
     return (
-        f"SELECT {select_columns(ProductionOrder, 'o')}, {select_columns(OrderOperation, 'op')}, wc.code "  # noqa: S608
+        f"SELECT {select_columns(ProductionOrder, 'o')}, {select_columns(OrderOperation, 'op')}, wc.code, "  # noqa: S608
+        "u.code, u.decimals "
         f"FROM {order} o JOIN {operation} op ON op.order_id = o.id "
         f"JOIN {WorkCenter._meta.db_table} wc ON wc.id = op.work_center_id "
+        f"JOIN {Item._meta.db_table} i ON i.id = o.item_id JOIN {UnitOfMeasure._meta.db_table} u ON u.id = i.uom_id "
         f"WHERE o.id = (SELECT order_id FROM {operation} WHERE id = %s) ORDER BY op.id FOR NO KEY UPDATE OF o, op"
     )
 
 
+class _Unit(NamedTuple):
+    """The unit of measure of an order's item, as the lock statement reads it."""
+
+    code: str
+    decimals: int
+
+
 def _lock_order_of_operation(
     operation_id: int,
-) -> tuple[ProductionOrder, OrderOperation, list[OrderOperation]]:
+) -> tuple[ProductionOrder, OrderOperation, list[OrderOperation], _Unit]:
     """Lock the order of an operation and its operations (as
     ``production_order_qs_select_for_update`` and ``select_for_update(no_key=True)`` would),
-    in one hand-written statement because this runs on every confirmation."""
+    in one hand-written statement because this runs on every confirmation; with them the
+    unit of the order's item."""
     with connection.cursor() as cursor:
         execute_prepared(cursor, _lock_sql(), [operation_id])
         rows = cursor.fetchall()
@@ -288,12 +307,33 @@ def _lock_order_of_operation(
     order = instance_from_row(ProductionOrder, rows[0][:width])
     operations = []
     for row in rows:
-        op = instance_from_row(OrderOperation, row[width:-1])
-        op.work_center = WorkCenter.from_db(DEFAULT_DB_ALIAS, ("id", "code"), (op.work_center_id, row[-1]))
+        op = instance_from_row(OrderOperation, row[width:-3])
+        op.work_center = WorkCenter.from_db(DEFAULT_DB_ALIAS, ("id", "code"), (op.work_center_id, row[-3]))
         operations.append(op)
     operation = next(op for op in operations if op.pk == operation_id)
     operations.sort(key=lambda op: op.sequence)
-    return order, operation, operations
+    return order, operation, operations, _Unit(*rows[0][-2:])
+
+
+_COUNTED_QUANTITIES = {"good_quantity": "good", "scrap_quantity": "scrap", "rework_quantity": "rework"}
+
+
+def _ensure_whole_units(data: ConfirmationInput, order: ProductionOrder, unit: _Unit) -> None:
+    """Quantities are counted in the order item's unit: no more decimals than it allows (a
+    receipt of 0.1 pcs could never be posted, and backflush would round a fraction)."""
+    place = _PLACES[min(unit.decimals, QTY_PLACES)]
+    got = {}
+    for name, label in _COUNTED_QUANTITIES.items():
+        value = Decimal(getattr(data, name))
+        if value != value.quantize(place):
+            got[name] = f"{label} {value.normalize():f}"
+    if got:
+        raise ValidationFailed(
+            f"The item of {order.number} is counted in {unit.code}, which allows {unit.decimals} decimals; got "
+            f"{' and '.join(got.values())}.",
+            code="too_many_decimals",
+            fields={name: f"at most {unit.decimals} decimals ({unit.code})" for name in got},
+        )
 
 
 _OPERATION_CONFIRMED_FIELDS = (*OPERATION_CONFIRMED_TOTALS, "actual_start", "actual_end", "status")
@@ -303,8 +343,9 @@ _OPERATION_CONFIRMED_FIELDS = (*OPERATION_CONFIRMED_TOTALS, "actual_start", "act
 def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Confirmation:
     """Record work on one operation; queue its backflush and goods receipt (exactly once)."""
     _validate(data)
-    order, operation, operations = _lock_order_of_operation(data.operation_id)
+    order, operation, operations, unit = _lock_order_of_operation(data.operation_id)
     ensure_may_confirm(user, operation.work_center_id)
+    _ensure_whole_units(data, order, unit)
     if order.status not in (OrderStatus.RELEASED, OrderStatus.IN_PROGRESS):
         hint = " Reverse a confirmation first to reopen it." if order.status == OrderStatus.COMPLETED else ""
         raise StateConflict(
@@ -495,17 +536,19 @@ def _posting_sql() -> dict[str, str]:
             "ORDER BY c.id FOR NO KEY UPDATE OF c"
         ),
         # Everything a posted batch changes outside the ledger, in one statement: issued per
-        # component, received per order (rows in order id order), confirmations and outbox
-        # rows marked posted. Each part writes other rows, all locked earlier but the
-        # received totals, which come last in the lock order anyway.
+        # component, received per order (rows in order id order), confirmations (with the
+        # lot their receipt went into) and outbox rows marked posted. Each part writes other
+        # rows, all locked earlier but the received totals, which come last in the lock
+        # order anyway.
         "posted": (
             f"WITH comp AS (UPDATE {component} c SET issued_quantity = v.q "  # noqa: S608
             "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, q) WHERE c.id = v.id), "
             f"rec AS (INSERT INTO {received} (order_id, quantity) "
             "SELECT v.id, v.q FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, q) ORDER BY v.id "
             f"ON CONFLICT (order_id) DO UPDATE SET quantity = {received}.quantity + EXCLUDED.quantity), "
-            f"conf AS (UPDATE {confirmation} SET posting_status = %s, posted_at = %s, posting_error = NULL "
-            f"WHERE id = ANY(%s)) UPDATE {outbox} SET status = %s, attempts = attempts + 1, processed_at = %s, "
+            f"conf AS (UPDATE {confirmation} c SET posting_status = %s, posted_at = %s, posting_error = NULL, "
+            "output_lot_number = v.lot FROM unnest(%s::bigint[], %s::varchar[]) AS v(id, lot) WHERE c.id = v.id) "
+            f"UPDATE {outbox} SET status = %s, attempts = attempts + 1, processed_at = %s, "
             "last_error = '' WHERE confirmation_id = ANY(%s)"
         ),
     }
@@ -567,14 +610,14 @@ def confirmations_post_pending(*, first_id: int | None = None, limit: int | None
     )
     output_lots = _output_lots(confirmations, orders, components)
 
-    requests, owners = _posting_requests(confirmations, orders, components, users, unit_costs, output_lots)
+    requests, owners, lots_used = _posting_requests(confirmations, orders, components, users, unit_costs, output_lots)
     # A confirmation the ledger refuses fails alone; the others are posted without it.
     with all_or_nothing():
         failed = stock_post_groups(postings=requests, groups=owners)[1] if requests else {}
 
     posted = [c for c in confirmations if c.pk not in failed]
     now = timezone.now()
-    _book_posted(posted, components, now)
+    _book_posted(posted, components, now, lots_used)
     for confirmation_id, error in failed.items():
         Confirmation.objects.filter(pk=confirmation_id).update(
             posting_status=PostingStatus.FAILED, posting_error=error.as_dict()
@@ -622,9 +665,11 @@ def _output_lots(confirmations, orders, components) -> dict[tuple[int, str], int
 
 def _posting_requests(confirmations, orders, components, users, unit_costs, output_lots):
     """The backflush and receipt postings of each confirmation, keyed so that each can be
-    made only once, and which confirmation each request belongs to."""
+    made only once, which confirmation each request belongs to, and the lot number each
+    confirmation's receipt goes into (of those that receive into a lot)."""
     requests: list[PostingRequest] = []
     owners: list[int] = []
+    lots_used: dict[int, str] = {}
     for c in confirmations:
         order = orders[c.order_id]
         payload = c.payload
@@ -671,6 +716,8 @@ def _posting_requests(confirmations, orders, components, users, unit_costs, outp
                     unit_cost=unit_costs[order.pk],
                 ),
             )
+        if any(line.lot_id for line in by_products):
+            lots_used[c.pk] = lot_number
         key = f"{DOCUMENT_TYPE}:confirmation:{c.pk}"
         for movement_type, lines, suffix in (
             (MovementType.BACKFLUSH, consumption, "backflush"),
@@ -687,7 +734,7 @@ def _posting_requests(confirmations, orders, components, users, unit_costs, outp
                     )
                 )
                 owners.append(c.pk)
-    return requests, owners
+    return requests, owners, lots_used
 
 
 def received_add(quantities: dict[int, Decimal]) -> None:
@@ -715,9 +762,11 @@ def received_add(quantities: dict[int, Decimal]) -> None:
                 cursor.execute(sql.format(rows=values), [v for row in rows for v in row])
 
 
-def _book_posted(posted: list[_Pending], components, now) -> None:
+def _book_posted(posted: list[_Pending], components, now, lots_used: dict[int, str]) -> None:
     """What the posted confirmations change on their orders: issued per component, received
-    per order, and the confirmations and outbox rows marked posted. One statement."""
+    per order, and the confirmations and outbox rows marked posted, each confirmation with
+    the lot number its receipt went into (``lots_used``; a generated one is the order
+    number). One statement."""
     if not posted:
         return
     changed_components = set()
@@ -740,6 +789,7 @@ def _book_posted(posted: list[_Pending], components, now) -> None:
         PostingStatus.POSTED,
         now,
         ids,
+        [lots_used.get(c.pk, c.output_lot_number) for c in posted],
         OutboxStatus.DONE,
         now,
         ids,
@@ -828,10 +878,15 @@ def _failed_now_coverable(batch: int) -> list[int]:
 
 
 @transaction.atomic
-def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Confirmation:
+def confirmation_reverse(*, confirmation_id: int, user, reason: str) -> Confirmation:
     """Undo a confirmation: opposite counts and times on the operation, opposite movements
     for everything it posted, and the order reopened if it was completed. A reversal of a
-    reversal, or a second reversal, is refused."""
+    reversal, or a second reversal, is refused; the reason is required."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(
+            "A reversal needs a reason.", code="reason_required", fields={"reason": "required for a reversal"}
+        )
     order_id = Confirmation.objects.filter(pk=confirmation_id).values_list("order_id", flat=True).first()
     if order_id is None:
         raise NotFound(f"Confirmation {confirmation_id} does not exist.")
@@ -853,6 +908,9 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
             code="order_closed",
         )
     operation = OrderOperation.objects.select_for_update(of=("self",)).get(pk=original.operation_id)
+    now = timezone.now()
+    # What the original posted, the reversal posts back in this transaction: posted at once.
+    posts = original.posting_status == PostingStatus.POSTED
     with audit(user, "confirmation_reverse", reason):
         reversal = Confirmation.objects.create(
             order=order,
@@ -868,10 +926,11 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
             final=False,
             operator=user,
             created_by=user,
-            confirmed_at=timezone.now(),
+            confirmed_at=now,
             reversal_of=original,
             reason=reason,
-            posting_status=PostingStatus.NONE,
+            posting_status=PostingStatus.POSTED if posts else PostingStatus.NONE,
+            posted_at=now if posts else None,
         )
         operation.confirmed_good -= original.good_quantity
         operation.confirmed_scrap -= original.scrap_quantity
@@ -885,23 +944,27 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
         operation.status = OperationStatus.STARTED if has_quantities else OperationStatus.RELEASED
         operation.save()
 
-        if original.posting_status == PostingStatus.POSTED:
-            _reverse_postings(order, original, reversal, user, reason)
+        is_last = not order.operations.filter(sequence__gt=operation.sequence).exists()
+        reopens = order.status == OrderStatus.COMPLETED and is_last and bool(original.final or original.good_quantity)
+        if posts:
+            # An order that stays open consumes its components again: what comes back is
+            # reserved for it again. A completed one takes no more confirmations.
+            reserve = order.status in (OrderStatus.RELEASED, OrderStatus.IN_PROGRESS) or reopens
+            _reverse_postings(order, original, reversal, user, reason, reserve=reserve)
         elif original.posting_status == PostingStatus.FAILED:
             # Nothing reached the ledger: the failed posting simply leaves the error queue.
             Confirmation.objects.filter(pk=original.pk).update(posting_status=PostingStatus.NONE)
             PostingOutbox.objects.filter(confirmation=original).update(
                 status=OutboxStatus.DONE,
                 last_error="reversed before it was posted",
-                processed_at=timezone.now(),
+                processed_at=now,
             )
-        is_last = not order.operations.filter(sequence__gt=operation.sequence).exists()
         if is_last and original.scrap_quantity:
             ProductionOrder.objects.filter(pk=order.pk).update(
                 scrap_quantity=F("scrap_quantity") - original.scrap_quantity
             )
             order.refresh_from_db(fields=["scrap_quantity"])
-        if order.status == OrderStatus.COMPLETED and (is_last and (original.final or original.good_quantity)):
+        if reopens:
             order.actual_end = None
             order.save(update_fields=["actual_end"])
             set_status(order, OrderStatus.IN_PROGRESS, user=user, reason=f"confirmation {original.pk} reversed")
@@ -909,30 +972,61 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str = "") -> Con
 
 
 def _reverse_postings(
-    order: ProductionOrder, original: Confirmation, reversal: Confirmation, user, reason: str
+    order: ProductionOrder, original: Confirmation, reversal: Confirmation, user, reason: str, *, reserve: bool
 ) -> None:
+    """Post the opposite of everything ``original`` posted; with ``reserve``, the components
+    it consumed are reserved for the order again, up to what each still needs."""
     prefix = f"{DOCUMENT_TYPE}:confirmation:{original.pk}:"
     postings = list(
         StockPosting.objects.filter(posting_key__startswith=prefix).prefetch_related("movements").order_by("pk")
     )
-    issued: dict[int, Decimal] = {}
-    received = ZERO
     # Components before stock, as the posting worker locks them.
-    list(order_components_qs_select_for_update(order.pk))
+    components = {c.pk: c for c in order_components_qs_select_for_update(order.pk)}
+    issued: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    received = ZERO
     for posting in postings:
         for movement in posting.movements.all():
             if movement.item_id == order.item_id and posting.movement_type == MovementType.PRODUCTION_RECEIPT:
                 received += movement.quantity
             elif movement.document_line_id:
-                issued[movement.document_line_id] = issued.get(movement.document_line_id, ZERO) - movement.quantity
+                issued[movement.document_line_id] -= movement.quantity
+    for posting in postings:
         stock_posting_reverse(
             posting_id=posting.pk,
             user=user,
-            reason=reason or f"reversal of confirmation {original.pk}",
+            reason=reason,
             posting_key=f"{DOCUMENT_TYPE}:confirmation:{reversal.pk}:reverses:{posting.pk}",
+            reserve_again=_reserve_again(posting, components, issued) if reserve else (),
         )
     for component_id, quantity in issued.items():
         OrderComponent.objects.filter(pk=component_id, order=order).update(
             issued_quantity=F("issued_quantity") - quantity
         )
     received_add({order.pk: -received} if received else {})
+
+
+def _reserve_again(
+    posting: StockPosting, components: dict[int, OrderComponent], issued: dict[int, Decimal]
+) -> list[ReserveAgain]:
+    """What the reversal of ``posting`` gives back to the reservations of the components it
+    consumed: what it puts back at the component's issue location, keeping each reservation
+    open for no more than the component still needs once the reversal is booked (required −
+    issued; ``issued``: what the reversed confirmation issued per component)."""
+    returned: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for movement in posting.movements.all():
+        component = components.get(movement.document_line_id)
+        if (
+            component is not None
+            and movement.quantity < 0
+            and (movement.item_id, movement.location_id) == (component.item_id, component.issue_location_id)
+        ):
+            returned[component.pk] -= movement.quantity
+    again = []
+    for component_id, quantity in sorted(returned.items()):
+        component = components[component_id]
+        if component.reservation_id is None:
+            continue
+        still_needed = component.required_quantity - (component.issued_quantity - issued[component_id])
+        if still_needed > 0:
+            again.append(ReserveAgain(component.reservation_id, quantity, still_needed))
+    return again

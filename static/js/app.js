@@ -4,7 +4,12 @@ document.addEventListener("click", (event) => {
   const opener = event.target.closest("[data-open]");
   if (opener) {
     const dialog = document.getElementById(opener.dataset.open);
-    if (dialog) dialog.showModal();
+    if (dialog) {
+      // One dialog serves every row: the opener says where it posts and what it asks.
+      if (opener.dataset.action) dialog.querySelector("form").action = opener.dataset.action;
+      if (opener.dataset.title) dialog.querySelector("[data-title]").textContent = opener.dataset.title;
+      dialog.showModal();
+    }
   }
   const closer = event.target.closest("[data-close]");
   if (closer) closer.closest("dialog").close();

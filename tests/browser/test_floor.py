@@ -293,3 +293,39 @@ def test_a_failed_posting_stays_on_screen_until_the_operator_acknowledges_it(
     small_tablet.get_by_role("button", name="Confirm").wait_for()
     assert small_tablet.locator("#confirm-form").get_attribute("data-key") != key
     assert small_tablet.get_by_role("button", name="Confirm").is_enabled()
+
+
+def test_the_number_pad_has_no_decimal_point_for_whole_units_and_the_server_says_why(floor, tablet, live_server, plant):
+    # Given the operation screen of an order for FIN, counted in pcs (0 decimals)
+    _bind(tablet, floor["terminal"], live_server)
+    _sign_in(tablet, "4711", "2468")
+    tablet.get_by_role("heading", name="Work queue").wait_for()
+    operation = floor["order"].operations.get(sequence=20)
+    tablet.goto(f"/floor/operations/{operation.pk}/")
+
+    # Then the pad's decimal point is disabled (in its place, the pad keeps its layout)
+    tablet.get_by_role("button", name="Confirm").wait_for()
+    point = tablet.locator(".numpad .key[data-key='.']")
+    assert point.is_disabled()
+    assert tablet.get_by_label("Good").get_attribute("inputmode") == "numeric"
+    tablet.get_by_label("Good").tap()
+    _pad(tablet, "1")
+    point.tap(force=True)  # a tap on the disabled key types nothing
+    assert tablet.get_by_label("Good").input_value() == "1"
+
+    # When a fraction is typed anyway (a keyboard), the server's refusal is shown and nothing written
+    tablet.get_by_label("Good").fill("0.5")
+    tablet.get_by_role("button", name="Confirm").tap()
+    tablet.get_by_text("allows 0 decimals").wait_for()
+    assert not Confirmation.objects.exists()
+    screenshot(tablet, "floor-whole-units")
+
+    # And an item counted in a unit with decimals keeps its decimal point
+    from tests.inventory.factories import UnitFactory
+
+    plant.finished.uom = UnitFactory(code="kg", decimals=3)
+    plant.finished.save(update_fields=["uom"])
+    tablet.reload()
+    tablet.get_by_role("button", name="Confirm").wait_for()
+    assert tablet.locator(".numpad .key[data-key='.']").is_enabled()
+    assert tablet.get_by_label("Good").get_attribute("inputmode") == "decimal"

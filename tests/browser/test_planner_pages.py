@@ -208,3 +208,38 @@ def test_release_of_an_order_changed_meanwhile_shows_the_stale_message(page, pla
     order.refresh_from_db()
     assert order.status == "planned"
     screenshot(page, "pages-release-stale-version")
+
+
+def test_planner_reverses_a_confirmation_giving_a_reason_in_a_dialog(page, plant, user_with_role):
+    from production.models import Confirmation
+    from production.services import ConfirmationInput
+
+    # given an order with a posted confirmation
+    plant.stock()
+    user = user_with_role(Role.PLANNER)
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(4), due_date=in_days(10), user=user
+    )
+    services.production_order_release(order_id=order.pk, user=user)
+    confirmation = services.confirmation_create(
+        data=ConfirmationInput(operation_id=order.operations.get(sequence=20).pk, good_quantity=Decimal(2)),
+        user=user,
+    )
+    services.confirmation_post(confirmation_id=confirmation.pk)
+    login(page, user.username)
+    page.goto(f"/production/orders/{order.pk}/")
+
+    # when they reverse it, the dialog asks why
+    page.get_by_role("row", name=f"{confirmation.pk}").get_by_role("button", name="Reverse").click()
+    dialog = page.get_by_role("dialog", name=f"Reverse confirmation #{confirmation.pk}?")
+    dialog.get_by_label("Reason").fill("booked on the wrong order")
+    screenshot(page, "pages-reverse-dialog")
+    dialog.get_by_role("button", name="Confirm reversal").click()
+
+    # then it is reversed with that reason, posted, and the order's reservation is back
+    page.get_by_text("Confirmation reversed").wait_for()
+    reversal = Confirmation.objects.get(reversal_of=confirmation)
+    assert reversal.reason == "booked on the wrong order"
+    assert reversal.posting_status == "posted"
+    back_row = page.get_by_role("row", name="P-BACK")
+    assert "8" in back_row.locator("td").nth(6).inner_text()  # reserved again: 2 per unit x 4

@@ -298,3 +298,63 @@ def test_an_issue_may_not_take_stock_reserved_for_another_document():
     )
     assert other.quantity == Decimal(8)
     assert_ledger_consistent()
+
+
+def test_a_reversed_issue_reserves_again_what_its_document_asks_for_and_no_more():
+    from inventory.services import ReserveAgain
+
+    # Given a reservation of 6, fully consumed by an issue of 6, and one of 4 partly consumed
+    item, loc = ItemFactory(), LocationFactory()
+    receive(item, loc, 10)
+    full = reservation_create(item_id=item.pk, location_id=loc.pk, quantity=Decimal(6), reference=REF, user=None)
+    posting = issue(item, loc, 6, reservation_id=full.pk)
+    full.refresh_from_db()
+    assert (full.status, full.consumed_quantity) == ("closed", Decimal(6))
+
+    # When the issue is reversed, reserving again at most 6 but leaving it open for at most 5
+    stock_posting_reverse(
+        posting_id=posting.pk,
+        user=None,
+        reason="wrong order",
+        reserve_again=[ReserveAgain(reservation_id=full.pk, quantity=Decimal(6), open_at_most=Decimal(5))],
+    )
+
+    # Then it is open again for 5, and the balance says so
+    full.refresh_from_db()
+    assert (full.status, full.consumed_quantity) == ("open", Decimal(1))
+    assert balance(item, loc).reserved == Decimal(5)
+    assert balance(item, loc).on_hand == Decimal(10)
+    assert_ledger_consistent()
+
+
+def test_reserving_again_stock_a_reversal_does_not_put_back_is_refused_and_a_released_reservation_stays_released():
+    from inventory.services import ReserveAgain
+
+    item, other, loc = ItemFactory(), ItemFactory(), LocationFactory()
+    receive(item, loc, 10)
+    receive(other, loc, 10)
+    res = reservation_create(item_id=other.pk, location_id=loc.pk, quantity=Decimal(3), reference=REF, user=None)
+    posting = issue(item, loc, 2)
+
+    with pytest.raises(ValidationFailed) as error:
+        stock_posting_reverse(
+            posting_id=posting.pk,
+            user=None,
+            reason="x",
+            reserve_again=[ReserveAgain(reservation_id=res.pk, quantity=Decimal(2), open_at_most=Decimal(3))],
+        )
+    assert error.value.code == "reservation_mismatch"
+
+    released = reservation_create(item_id=item.pk, location_id=loc.pk, quantity=Decimal(4), reference=REF, user=None)
+    issue_2 = issue(item, loc, 1, reservation_id=released.pk)
+    reservations_release(document_type=REF.document_type, document_id=REF.document_id, user=None)
+    stock_posting_reverse(
+        posting_id=issue_2.pk,
+        user=None,
+        reason="x",
+        reserve_again=[ReserveAgain(reservation_id=released.pk, quantity=Decimal(1), open_at_most=Decimal(4))],
+    )
+    released.refresh_from_db()
+    assert (released.status, released.consumed_quantity) == ("closed", Decimal(1))
+    assert balance(item, loc).reserved == 0
+    assert_ledger_consistent()

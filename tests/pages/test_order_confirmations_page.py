@@ -65,11 +65,17 @@ def test_planner_reverses_from_the_order_page_and_viewer_cannot(confirmed, plann
     url = f"/production/orders/{order.pk}/confirmations/{confirmation.pk}/reverse/"
 
     viewer_page = _client(viewer).get(f"/production/orders/{order.pk}/").content.decode()
-    assert 'data-confirm="Reverse' not in viewer_page
-    assert _client(viewer).post(url).status_code == 403
-    response = _client(planner).post(url, follow=True)
+    assert 'data-open="dlg-reverse"' not in viewer_page
+    assert _client(viewer).post(url, {"reason": "typo"}).status_code == 403
+    planner_page = _client(planner).get(f"/production/orders/{order.pk}/").content.decode()
+    assert 'data-open="dlg-reverse"' in planner_page and 'id="dlg-reverse"' in planner_page
+    assert "reversed from the order page" not in planner_page
+    without_reason = _client(planner).post(url, {"reason": "  "}, follow=True).content.decode()
+    assert not Confirmation.objects.filter(reversal_of=confirmation).exists()
+    assert "A reversal needs a reason" in without_reason
+    response = _client(planner).post(url, {"reason": "booked on the wrong order"}, follow=True)
 
-    assert Confirmation.objects.filter(reversal_of=confirmation).exists()
+    assert Confirmation.objects.get(reversal_of=confirmation).reason == "booked on the wrong order"
     assert "Confirmation reversed" in response.content.decode()
     assert_ledger_consistent()
 
@@ -82,7 +88,7 @@ def test_order_page_queries_do_not_grow_with_confirmations(confirmed, planner, d
     first = order.operations.get(sequence=10)
     for _ in range(10):
         services.confirmation_create(
-            data=ConfirmationInput(operation_id=first.pk, good_quantity=Decimal("0.1")), user=planner
+            data=ConfirmationInput(operation_id=first.pk, labor_minutes=Decimal(5)), user=planner
         )
 
     with django_assert_max_num_queries(len(one.captured_queries)):

@@ -128,10 +128,15 @@ def test_reverse_over_the_api(plant, planner, planner_api, django_capture_on_com
         )
     services.confirmation_post(confirmation_id=c.pk)
 
+    without_reason = planner_api.post(f"{URL}{c.pk}/reverse/", {}, format="json")
     reversed_ = planner_api.post(f"{URL}{c.pk}/reverse/", {"reason": "wrong order"}, format="json")
     again = planner_api.post(f"{URL}{c.pk}/reverse/", {"reason": "wrong order"}, format="json")
 
+    assert without_reason.status_code == 400 and without_reason.json()["code"] == "reason_required"
+    assert list(without_reason.json()["fields"]) == ["reason"]
     assert reversed_.status_code == 201 and reversed_.json()["reversal_of"] == c.pk
+    # The reversal posted its opposite movements at once, in its own transaction.
+    assert reversed_.json()["posting_status"] == "posted" and reversed_.json()["posted_at"] is not None
     assert again.status_code == 409 and again.json()["code"] == "already_reversed"
     assert_ledger_consistent()
 
@@ -168,3 +173,18 @@ def test_reported_quantities_cannot_be_changed_in_the_database(plant, planner):
         Confirmation.objects.filter(pk=c.pk).update(good_quantity=Decimal(5))
     with pytest.raises(InternalError), transaction.atomic():
         Confirmation.objects.filter(pk=c.pk).delete()
+
+
+@pytest.mark.django_db
+def test_a_fraction_of_a_piece_gets_a_400_naming_the_field_and_nothing_is_written(plant, planner, integration_api):
+    plant.stock()
+    order = _released(plant, planner)
+    last = order.operations.get(sequence=20)
+
+    response = integration_api.post(URL, {"operation": last.pk, "good_quantity": 0.1}, format="json")
+
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["code"] == "too_many_decimals"
+    assert list(body["fields"]) == ["good_quantity"]
+    assert not Confirmation.objects.exists()

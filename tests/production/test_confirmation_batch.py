@@ -86,3 +86,44 @@ def test_received_quantity_is_a_decimal_string_in_the_api_like_every_quantity(
 
     assert body["received_quantity"] == "3.0000"
     assert {o["id"]: o["received_quantity"] for o in listed}[order.pk] == "3.0000"
+
+
+def test_a_receipt_into_a_generated_lot_stores_the_lot_number_on_its_confirmation(
+    plant, planner, django_capture_on_commit_callbacks
+):
+    # Given lot-tracked output and three confirmations posted in one batch: one naming its
+    # lot, one leaving it to the order number, one that receives nothing
+    plant.finished.lot_tracked = True
+    plant.finished.save(update_fields=["lot_tracked"])
+    plant.stock()
+    named, generated = _order(plant, planner, 5), _order(plant, planner, 5)
+    with django_capture_on_commit_callbacks(execute=False):
+        a = services.confirmation_create(
+            data=ConfirmationInput(
+                operation_id=named.operations.get(sequence=20).pk, good_quantity=Decimal(1), output_lot_number="L-7"
+            ),
+            user=planner,
+        )
+        b = _confirm(generated, planner, 2)
+        c = services.confirmation_create(
+            data=ConfirmationInput(
+                operation_id=generated.operations.get(sequence=20).pk,
+                scrap_quantity=Decimal(1),
+                scrap_reason="material",
+            ),
+            user=planner,
+        )
+
+    # When the worker posts them
+    handled = services.confirmations_post_pending()
+
+    # Then each records the lot its receipt went into (none where nothing was received)
+    assert set(handled.values()) == {PostingStatus.POSTED}
+    lots = dict(Confirmation.objects.filter(pk__in=[a.pk, b.pk, c.pk]).values_list("pk", "output_lot_number"))
+    assert lots == {a.pk: "L-7", b.pk: generated.number, c.pk: ""}
+    assert set(
+        StockMovement.objects.filter(posting__document_line_id=b.pk, item=plant.finished).values_list(
+            "lot__lot_number", flat=True
+        )
+    ) == {generated.number}
+    assert_ledger_consistent()

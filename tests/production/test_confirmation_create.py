@@ -266,3 +266,64 @@ def test_backflush_rounds_on_cumulative_quantities(plant, planner):
     assert [Decimal(q) for q in flushed] == [Decimal(1), Decimal(0), Decimal(1), Decimal(0)]
     assert order.components.get().issued_quantity == Decimal(2)
     assert_ledger_consistent()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sequence", [10, 20])
+@pytest.mark.parametrize(
+    ("field", "data"),
+    [
+        ("good_quantity", {"good_quantity": Decimal("0.1")}),
+        ("scrap_quantity", {"scrap_quantity": Decimal("0.5"), "scrap_reason": "material"}),
+        ("rework_quantity", {"rework_quantity": Decimal("1.25")}),
+    ],
+)
+def test_fractions_of_a_unit_counted_in_whole_units_are_refused_and_nothing_written(
+    plant, planner, sequence, field, data
+):
+    # Given an order for FIN, counted in pcs (0 decimals)
+    plant.stock()
+    order = _released(plant, planner)
+    operation = order.operations.get(sequence=sequence)
+
+    # When a fraction of a piece is confirmed, on a middle or on the last operation
+    with pytest.raises(ValidationFailed) as error:
+        services.confirmation_create(data=ConfirmationInput(operation_id=operation.pk, **data), user=planner)
+
+    # Then it is refused naming the field, and nothing is written
+    assert error.value.code == "too_many_decimals"
+    assert list(error.value.fields) == [field]
+    assert "pcs" in error.value.message and "0 decimals" in error.value.message
+    assert not Confirmation.objects.exists() and not PostingOutbox.objects.exists()
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.RELEASED
+    assert operation.confirmed_good == operation.confirmed_scrap == operation.confirmed_rework == 0
+    order.refresh_from_db()
+    assert order.status == OrderStatus.RELEASED
+
+
+@pytest.mark.django_db
+def test_whole_units_written_with_trailing_zeros_and_fractions_of_a_decimal_unit_are_accepted(plant, planner):
+    from tests.inventory.factories import UnitFactory
+
+    plant.stock()
+    order = _released(plant, planner)
+    first, _ = _ops(order)
+
+    # "2.0000" is how the API's decimal field hands over 2 pieces.
+    services.confirmation_create(
+        data=ConfirmationInput(operation_id=first.pk, good_quantity=Decimal("2.0000")), user=planner
+    )
+    plant.finished.uom = UnitFactory(code="kg", decimals=3)
+    plant.finished.save(update_fields=["uom"])
+    services.confirmation_create(
+        data=ConfirmationInput(operation_id=first.pk, good_quantity=Decimal("0.125")), user=planner
+    )
+    with pytest.raises(ValidationFailed) as error:
+        services.confirmation_create(
+            data=ConfirmationInput(operation_id=first.pk, good_quantity=Decimal("0.0001")), user=planner
+        )
+
+    assert error.value.code == "too_many_decimals"
+    first.refresh_from_db()
+    assert first.confirmed_good == Decimal("2.125")
