@@ -6,6 +6,10 @@ machine's ceiling.
 
     python bench/confirmations.py [--clients 8] [--seconds 20] [--components 20]
                                   [--web-workers 2] [--web-threads 4] [--task-workers 2]
+                                  [--server gunicorn|granian]
+
+``--server granian`` (after ``pip install granian``) runs the same app under Granian instead
+of gunicorn, for an A/B of the web server.
 
 Servers are sized as ``prodorders run`` sizes them unless told otherwise, and run with
 production settings (``DEBUG`` off) unless ``DEBUG`` is set. Besides the
