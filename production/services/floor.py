@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from config.exceptions import Forbidden, NotFound, StateConflict, ValidationFailed
 from config.fields import ZERO
+from production.locks import production_order_qs_select_for_update
 from production.models import Confirmation, OperationClock, Operator, OrderOperation, Terminal
 from production.services.confirmations import ConfirmationInput, confirmation_create, ensure_may_confirm
 
@@ -136,6 +137,9 @@ def floor_confirm(*, data: ConfirmationInput, user) -> Confirmation:
     """Confirm from a terminal: the operator's clocked time becomes the labor time, and the
     clocks are attributed to the confirmation in the same transaction."""
     now = timezone.now()
+    # The order row first, as every write to an order and its children locks it; then the
+    # clocks; confirmation_create then takes the order (already held) and its operations.
+    list(production_order_qs_select_for_update().filter(operations__id=data.operation_id).values_list("pk"))
     clocks = list(
         OperationClock.objects.select_for_update()
         .filter(operation_id=data.operation_id, operator=user, confirmation__isnull=True)

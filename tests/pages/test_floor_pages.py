@@ -6,13 +6,15 @@ from unittest import mock
 
 import pytest
 from django.core import signing
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from config.roles import Role
 from production import services
 from production.models import Operator, Terminal
 from production.services import ConfirmationInput
-from production.services.floor import operator_pin_set
+from production.services.floor import floor_confirm, operation_clock_start, operator_pin_set
 from tests.production.conftest import in_days
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +123,19 @@ def test_the_favicon_is_served_locally(client):
     assert response.redirect_chain[-1][0].startswith("/static/")
     page = client.get("/login/").content.decode()
     assert 'rel="icon"' in page and "/static/favicon" in page
+
+
+def test_floor_confirm_locks_the_order_before_the_clocks(floor):
+    # given an operator with a running clock on op 10
+    user = floor["operator"].user
+    operation = floor["order"].operations.get(sequence=10)
+    operation_clock_start(operation_id=operation.pk, user=user)
+
+    # when the operator confirms
+    with CaptureQueriesContext(connection) as queries:
+        floor_confirm(data=ConfirmationInput(operation_id=operation.pk, good_quantity=Decimal(1)), user=user)
+
+    # then the first row lock is the order's (the global lock order: order, then its children)
+    locks = [q["sql"] for q in queries.captured_queries if "FOR NO KEY UPDATE" in q["sql"] or "FOR UPDATE" in q["sql"]]
+    assert locks and 'FROM "production_productionorder"' in locks[0]
+    assert any('"production_operationclock"' in sql for sql in locks[1:])
