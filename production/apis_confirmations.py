@@ -20,6 +20,7 @@ from production.serializers import (
     ConfirmationSerializer,
     ConsumptionPreviewSerializer,
     ReasonSerializer,
+    ReversalSerializer,
     confirmation_input,
     confirmation_representation,
 )
@@ -70,7 +71,9 @@ class ConfirmationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         # The service returns it with order, operation, work center and operator attached.
         return Response(confirmation_representation(confirmation), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ReasonSerializer, responses={201: ConfirmationSerializer})
+    # Documented with the reason required; parsed leniently so that a missing or blank one
+    # gets the service's own error (reason_required).
+    @extend_schema(request=ReversalSerializer, responses={201: ConfirmationSerializer})
     @action(detail=True, methods=["post"])
     @idempotent
     def reverse(self, request: Request, pk: str) -> Response:

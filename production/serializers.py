@@ -204,6 +204,11 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+class ReversalSerializer(serializers.Serializer):
+    # Required: a reversal without a reason is refused (400 reason_required, by the service).
+    reason = serializers.CharField(max_length=2000, help_text="Why the confirmation is reversed.")
+
+
 class ReleaseSerializer(ReasonSerializer):
     force = serializers.BooleanField(default=False, help_text="Release despite shortages (needs a reason).")
 

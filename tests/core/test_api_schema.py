@@ -125,3 +125,10 @@ def test_schema_generates_without_warnings_or_errors(tmp_path):
 def test_schema_documents_only_the_rest_api(schema):
     assert schema["paths"]
     assert all(path.startswith("/api/v1/") for path in schema["paths"])
+
+
+def test_a_reversal_documents_its_reason_as_required(schema):
+    operation = schema["paths"]["/api/v1/confirmations/{id}/reverse/"]["post"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert body["required"] == ["reason"]
