@@ -752,8 +752,11 @@ def stock_post(
     user,
     posting_key: str | None = None,
     note: str = "",
+    reserve_again: Sequence[ReserveAgain] = (),
 ) -> StockPosting:
-    """Post many lines atomically. Same ``posting_key`` again returns the first posting."""
+    """Post many lines atomically. Same ``posting_key`` again returns the first posting.
+    ``reserve_again``: for a return of issued stock, what to give back to the reservations
+    the issue consumed (see ``ReserveAgain``), in the same posting."""
     if movement_type == MovementType.REVERSAL:
         raise ValidationFailed(
             "Reversals are posted with stock_posting_reverse.",
@@ -767,6 +770,7 @@ def stock_post(
         user=user,
         posting_key=posting_key,
         note=note,
+        reserve_again=tuple(reserve_again),
     )
     return _post_many([request])[0][0]
 

@@ -12,7 +12,7 @@ from config.exceptions import StateConflict, ValidationFailed
 from config.fields import ZERO
 from inventory.enums import MovementType
 from inventory.models import Item, StockPosting
-from inventory.services import DocumentRef, PostingLine, stock_post
+from inventory.services import DocumentRef, PostingLine, ReserveAgain, stock_post
 from production.enums import DOCUMENT_TYPE, Flushing, OrderStatus
 from production.models import OrderComponent, ProductionOrder
 from production.services.common import audit, ensure_version
@@ -117,6 +117,7 @@ def production_order_issue(
             )
         posting = stock_post(
             movement_type=MovementType.PRODUCTION_ISSUE if issues else MovementType.PRODUCTION_RETURN,
+            reserve_again=_reserve_again(touched, returns),
             lines=posting_lines,
             reference=DocumentRef(document_type=DOCUMENT_TYPE, document_id=order.pk, document_number=order.number),
             user=user,
@@ -129,6 +130,22 @@ def production_order_issue(
         if structure_changed:
             _bump(order)
     return posting
+
+
+def _reserve_again(components: dict[int, OrderComponent], returns: list[PostingLine]) -> list[ReserveAgain]:
+    """What a return gives back to the reservations its issues consumed: what comes back to
+    each component's issue location (where its reservation is), keeping the reservation open
+    for no more than the component still needs after the return."""
+    again = []
+    for component in components.values():
+        lines = [pl for pl in returns if pl.document_line_id == component.pk]
+        if component.reservation_id is None or not lines:
+            continue
+        returned = sum((pl.quantity for pl in lines if pl.location_id == component.issue_location_id), ZERO)
+        still_needed = component.required_quantity - (component.issued_quantity - sum(pl.quantity for pl in lines))
+        if returned > 0 and still_needed > 0:
+            again.append(ReserveAgain(component.reservation_id, returned, still_needed))
+    return again
 
 
 def _unplanned_component(order: ProductionOrder, line: IssueLine, field: str) -> OrderComponent:

@@ -172,3 +172,49 @@ def test_issue_that_adds_unplanned_components_moves_the_version_once(plant, plan
     # then the structure changed once: one new version, both components added
     assert ProductionOrder.objects.get(pk=released.pk).version == version + 1
     assert set(released.components.filter(required_quantity=0).values_list("item__sku", flat=True)) == {"GLUE", "TAPE"}
+
+
+def test_return_gives_back_what_the_issue_took_from_the_reservation(plant, planner, released):
+    # Given 5 of the 20 reserved P-BACK issued by hand (consuming 5 of the reservation)
+    back = released.components.get(item=plant.part_back)
+    services.production_order_issue(
+        order_id=released.pk, user=planner, lines=[IssueLine(quantity=Decimal(5), component_id=back.pk)]
+    )
+    reservation = Reservation.objects.get(pk=back.reservation_id)
+    assert reservation.consumed_quantity == Decimal(5)
+
+    # When 3 are returned
+    services.production_order_issue(
+        order_id=released.pk, user=planner, lines=[IssueLine(quantity=Decimal(-3), component_id=back.pk)]
+    )
+
+    # Then they are reserved for the order again, not free for anyone
+    reservation.refresh_from_db()
+    assert reservation.consumed_quantity == Decimal(2) and reservation.status == "open"
+    balance = StockBalance.objects.get(item=plant.part_back, location=plant.rm)
+    assert (balance.on_hand, balance.reserved) == (Decimal(98), Decimal(18))
+    assert_ledger_consistent()
+
+
+def test_return_of_an_over_issue_reserves_nothing_beyond_the_need(plant, planner, released):
+    # Given all 20 needed P-BACK issued and 4 more (the reservation is used up)
+    back = released.components.get(item=plant.part_back)
+    services.production_order_issue(
+        order_id=released.pk, user=planner, lines=[IssueLine(quantity=Decimal(24), component_id=back.pk)]
+    )
+
+    # When the 4 extra come back, then 2 more
+    services.production_order_issue(
+        order_id=released.pk, user=planner, lines=[IssueLine(quantity=Decimal(-4), component_id=back.pk)]
+    )
+    reservation = Reservation.objects.get(pk=back.reservation_id)
+    assert reservation.consumed_quantity == Decimal(20)  # nothing more is needed
+    services.production_order_issue(
+        order_id=released.pk, user=planner, lines=[IssueLine(quantity=Decimal(-2), component_id=back.pk)]
+    )
+
+    # Then only what the order still needs is reserved again
+    reservation.refresh_from_db()
+    assert reservation.consumed_quantity == Decimal(18) and reservation.status == "open"
+    assert StockBalance.objects.get(item=plant.part_back, location=plant.rm).reserved == Decimal(2)
+    assert_ledger_consistent()
