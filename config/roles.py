@@ -20,6 +20,9 @@ PLANNING_ROLES: frozenset[str] = frozenset({Role.PLANNER, Role.ADMIN})
 # Everyone but the shop-floor operator, who sees their queue, starts an operation and confirms
 # good quantity and scrap "and nothing else" (spec): office pages and API reads by default.
 OFFICE_ROLES: frozenset[str] = ALL_ROLES - {Role.OPERATOR}
+# Who may reverse a confirmation: planners and admins, and machines (integration) that
+# correct what they posted. Operators confirm; undoing is the office's decision.
+REVERSING_ROLES: frozenset[str] = PLANNING_ROLES | {Role.INTEGRATION}
 
 
 def user_roles(user) -> frozenset[str]:

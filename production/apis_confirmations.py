@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.idempotency import idempotent
-from config.roles import ALL_ROLES, PLANNING_ROLES, Role
+from config.roles import ALL_ROLES, REVERSING_ROLES, Role
 from production import selectors, services
 from production.enums import PostingStatus
 from production.models import Confirmation
@@ -26,11 +26,10 @@ from production.serializers import (
 )
 
 CONFIRMING_ROLES = frozenset({Role.OPERATOR, Role.PLANNER, Role.ADMIN, Role.INTEGRATION})
-# Undoing a confirmation writes the opposite stock movements: planners and admins, and
-# machines (integration), which confirm anywhere and must be able to take back a miscount
-# they reported without a person in the loop. Every reversal is audited with user and reason.
-# Not the operator: a mistake on the floor goes to the planner.
-REVERSING_ROLES = PLANNING_ROLES | {Role.INTEGRATION}
+# Undoing a confirmation (config.roles.REVERSING_ROLES, enforced by the service too): planners,
+# admins and machines (integration), which confirm anywhere and must be able to take back a
+# miscount they reported without a person in the loop. Every reversal is audited with user and
+# reason. Not the operator: a mistake on the floor goes to the planner.
 
 
 class ConfirmationFilter(django_filters.FilterSet):
@@ -113,6 +112,7 @@ class PostingErrorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     @extend_schema(request=None, responses={200: ConfirmationSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def retry(self, request: Request, pk: str) -> Response:
         confirmation = services.confirmation_posting_retry(confirmation_id=int(pk), user=request.user)
         return Response(ConfirmationSerializer(selectors.confirmation_list().get(pk=confirmation.pk)).data)

@@ -42,7 +42,7 @@ from config.db import (
 from config.exceptions import Forbidden, NotFound, StateConflict, ValidationFailed
 from config.fields import QTY_PLACES, ZERO
 from config.locks import advisory_key
-from config.roles import Role, user_roles
+from config.roles import REVERSING_ROLES, Role, user_roles
 from inventory.enums import MovementType
 from inventory.models import Item, Lot, StockPosting, UnitOfMeasure
 from inventory.services import (
@@ -892,7 +892,8 @@ def confirmation_reverse(*, confirmation_id: int, user, reason: str) -> Confirma
         raise NotFound(f"Confirmation {confirmation_id} does not exist.")
     order = production_order_qs_select_for_update().get(pk=order_id)
     original = Confirmation.objects.select_for_update(of=("self",)).get(pk=confirmation_id)
-    ensure_may_confirm(user, original.work_center_id)
+    if not user_roles(user) & REVERSING_ROLES:
+        raise Forbidden("Your role does not allow reversing confirmations.", code="not_allowed_to_reverse")
     if original.is_reversal:
         raise StateConflict("A reversal cannot be reversed; confirm again instead.", code="reversal_of_reversal")
     if Confirmation.objects.filter(reversal_of=original).exists():

@@ -354,3 +354,31 @@ def test_the_reason_is_kept_on_the_reversal(plant, planner, posted):
     reversal = services.confirmation_reverse(confirmation_id=confirmation.pk, user=planner, reason="  wrong order ")
 
     assert Confirmation.objects.get(pk=reversal.pk).reason == "wrong order"
+
+
+def test_an_operator_may_not_reverse_even_at_their_own_work_center(plant, user_with_role, completed):
+    from config.exceptions import Forbidden
+    from production.models import Operator
+
+    _, final = completed
+    operator = user_with_role("operator")
+    Operator.objects.create(user=operator, badge="B-REV").work_centers.add(final.work_center_id)
+
+    with pytest.raises(Forbidden) as error:
+        services.confirmation_reverse(confirmation_id=final.pk, user=operator, reason="miscounted")
+
+    assert error.value.code == "not_allowed_to_reverse"
+    assert not Confirmation.objects.filter(reversal_of=final).exists()
+    assert_ledger_consistent()
+
+
+def test_a_machine_may_reverse_what_it_confirmed(plant, user_with_role, completed):
+    order, final = completed
+
+    reversal = services.confirmation_reverse(
+        confirmation_id=final.pk, user=user_with_role("integration"), reason="sensor double count"
+    )
+
+    assert reversal.reversal_of_id == final.pk
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_PROGRESS
