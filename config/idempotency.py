@@ -30,6 +30,7 @@ from collections.abc import Callable
 from functools import cache, wraps
 
 from django.db import IntegrityError, connection, transaction
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -122,7 +123,7 @@ def idempotent(view_method: Callable) -> Callable:
     @wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
         key = request.headers.get(HEADER)
-        if key is None:
+        if key is None or request.method in SAFE_METHODS:  # a method answering GET and POST
             return view_method(self, request, *args, **kwargs)
         key = key.strip().strip('"')
         if not key or len(key) > 255:

@@ -20,6 +20,7 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent, build_mocked_view
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.viewsets import ViewSetMixin
 
 from config.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -187,7 +188,7 @@ def postprocess_idempotency_keys(result: dict, generator: Any, **kwargs: Any) ->
     operation whose view method is marked by ``config.idempotency.idempotent``."""
     for path, _path_regex, method, callback in generator.endpoints:
         view = generator.create_view(callback, method)
-        if not getattr(_handler(view, method), "idempotent", False):
+        if method.upper() in SAFE_METHODS or not getattr(_handler(view, method), "idempotent", False):
             continue
         operation = result.get("paths", {}).get(generator.coerce_path(path, method, view), {}).get(method.lower())
         if operation is None:  # left out of this schema (permissions, @extend_schema(exclude=True))

@@ -51,6 +51,8 @@ class _ServiceViewSet(
 ):
     """Create/update call ``create_service`` / ``update_service`` with validated data."""
 
+    create = idempotent(mixins.CreateModelMixin.create)
+
     def perform_create(self, serializer) -> None:
         serializer.instance = self.create_service(user=self.request.user, **serializer.validated_data)
 
@@ -118,6 +120,7 @@ class LotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = LotSerializer
     queryset = selectors.lot_list()
     filterset_fields = ["item", "lot_number"]
+    create = idempotent(mixins.CreateModelMixin.create)
 
     @extend_schema(
         parameters=[OpenApiParameter("direction", str, enum=["backward", "forward"])],
@@ -276,6 +279,7 @@ class BomViewSet(viewsets.ModelViewSet):
     serializer_class = BomSerializer
     queryset = selectors.bom_list()
     filterset_fields = ["item", "status", "version"]
+    create = idempotent(mixins.CreateModelMixin.create)
 
     def perform_create(self, serializer) -> None:
         data = dict(serializer.validated_data)

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.exceptions import ValidationFailed
+from config.idempotency import idempotent
 from planning import selectors, services
 from planning.enums import BucketSize
 from planning.models import (
@@ -164,6 +165,7 @@ class _ServiceViewSet(
         fresh = self.get_queryset().get(pk=instance.pk)
         return Response(self.get_serializer(fresh).data, status=code)
 
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -368,10 +370,12 @@ class RoutingViewSet(_ServiceViewSet):
 
     @extend_schema(request=None, responses=RoutingSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent
     def activate(self, request: Request, pk: str | None = None) -> Response:
         return self._reply(services.routing_activate(routing_id=self.get_object().pk, user=request.user))
 
     @extend_schema(request=None, responses=RoutingSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent
     def obsolete(self, request: Request, pk: str | None = None) -> Response:
         return self._reply(services.routing_obsolete(routing_id=self.get_object().pk, user=request.user))

@@ -249,6 +249,7 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     @order_command(request=RescheduleSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent
     def reschedule(self, request: Request, pk: str) -> Response:
         body = RescheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -349,6 +350,7 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         methods=["POST"], request=ComponentInputSerializer, ok=ComponentSerializer(many=True), status_code=201
     )
     @action(detail=True, methods=["get", "post"])
+    @idempotent
     def components(self, request: Request, pk: str) -> Response:
         return self._children(
             request,
@@ -381,6 +383,7 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         methods=["POST"], request=OperationInputSerializer, ok=OperationSerializer(many=True), status_code=201
     )
     @action(detail=True, methods=["get", "post"])
+    @idempotent
     def operations(self, request: Request, pk: str) -> Response:
         return self._children(
             request,

@@ -204,6 +204,7 @@ class SalesOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     @extend_schema(request=None, responses={200: SalesOrderDetailSerializer})
     @action(detail=True, methods=["post"], url_path="retry-generation")
+    @idempotent
     def retry_generation(self, request: Request, pk: str) -> Response:
         services.sales_order_generation_retry(order_id=int(pk), user=request.user)
         return self._detail(int(pk))

@@ -49,14 +49,24 @@ def test_idempotent_commands_document_the_idempotency_key(schema, path, ok):
     [
         (CONFIRMATIONS, "get"),
         ("/api/v1/production-orders/{id}/", "get"),
-        ("/api/v1/production-orders/{id}/reschedule/", "post"),
+        ("/api/v1/production-orders/{id}/components/", "get"),
+        ("/api/v1/items/{id}/", "patch"),
     ],
 )
-def test_reads_and_unkeyed_commands_have_no_idempotency_key(schema, path, method):
+def test_reads_and_idempotent_methods_have_no_idempotency_key(schema, path, method):
     operation = schema["paths"][path][method]
 
     assert _header(operation, "Idempotency-Key") is None
     assert "422" not in operation["responses"]
+
+
+def test_every_post_honours_an_idempotency_key(schema):
+    """A POST is what a machine's retry or a double tap repeats: every one takes the key."""
+    posts = [(path, ops["post"]) for path, ops in schema["paths"].items() if "post" in ops]
+    unkeyed = [path for path, operation in posts if _header(operation, "Idempotency-Key") is None]
+
+    assert len(posts) > 30
+    assert unkeyed == []
 
 
 def test_error_responses_have_the_error_shape(schema):

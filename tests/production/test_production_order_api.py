@@ -213,3 +213,43 @@ def test_issue_errors_name_the_request_fields(plant, planner, planner_api):
     assert fields(location=999999) == {"lines[1].location"}
     assert fields(location=inactive.pk) == {"lines[1].location"}
     assert fields(index=0, quantity="0") == {"lines[0].quantity"}
+
+
+def test_reschedule_honours_idempotency_key(plant, planner_api):
+    order = planner_api.post(
+        URL, {"item_sku": "FIN", "quantity": "5", "due_date": str(in_days(30))}, format="json"
+    ).json()
+    body = {"due_date": str(in_days(40))}
+
+    first = planner_api.post(f"{URL}{order['id']}/reschedule/", body, format="json", HTTP_IDEMPOTENCY_KEY="move-1")
+    again = planner_api.post(f"{URL}{order['id']}/reschedule/", body, format="json", HTTP_IDEMPOTENCY_KEY="move-1")
+    other = planner_api.post(
+        f"{URL}{order['id']}/reschedule/",
+        {"due_date": str(in_days(50))},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="move-1",
+    )
+
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert other.status_code == 422
+    moved = ProductionOrder.objects.get(pk=order["id"])
+    assert moved.due_date == in_days(40)
+    assert moved.version == order["version"] + 1
+
+
+def test_a_double_tapped_component_add_adds_one_component(plant, planner_api):
+    order = _create(planner_api, plant).json()
+    base = f"{URL}{order['id']}"
+    body = {"item": plant.part_fwd.pk, "quantity_per_unit": "2"}
+
+    first = planner_api.post(f"{base}/components/", body, format="json", HTTP_IDEMPOTENCY_KEY="tap")
+    again = planner_api.post(f"{base}/components/", body, format="json", HTTP_IDEMPOTENCY_KEY="tap")
+    # A GET with a key is a plain read: nothing stored, nothing replayed.
+    read = planner_api.get(f"{base}/components/", HTTP_IDEMPOTENCY_KEY="tap")
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert len(first.json()) == 5
+    assert read.status_code == 200 and len(read.json()) == 5
+    assert "Idempotent-Replayed" not in read.headers
