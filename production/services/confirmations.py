@@ -618,9 +618,10 @@ def confirmations_post_pending(*, first_id: int | None = None, limit: int | None
     posted = [c for c in confirmations if c.pk not in failed]
     now = timezone.now()
     _book_posted(posted, components, now, lots_used)
+    by_id = {c.pk: c for c in confirmations}
     for confirmation_id, error in failed.items():
         Confirmation.objects.filter(pk=confirmation_id).update(
-            posting_status=PostingStatus.FAILED, posting_error=error.as_dict()
+            posting_status=PostingStatus.FAILED, posting_error=_posting_error(error, by_id[confirmation_id], components)
         )
     if failed:
         PostingOutbox.objects.filter(confirmation_id__in=failed).update(
@@ -661,6 +662,79 @@ def _output_lots(confirmations, orders, components) -> dict[tuple[int, str], int
     for item_id, number in wanted:
         q |= Q(item_id=item_id, lot_number=number)
     return {(lot.item_id, lot.lot_number): lot.pk for lot in Lot.objects.filter(q)}
+
+
+def _posting_error(error, confirmation, components) -> dict:
+    """What a refused posting records: the ledger's refusal and, for a shortage, every
+    component that is short (the ledger stops at the first), so the planner sees all that
+    must arrive before the posting can go through."""
+    recorded = error.as_dict()
+    if error.code == "insufficient_stock":
+        recorded["shortages"] = _shortages(confirmation.payload, components) or [dict(error.fields)]
+        if len(recorded["shortages"]) > 1:
+            recorded["message"] = "Insufficient stock: " + "; ".join(
+                f"{s['item']} at {s['location']} needed {s['needed']}, available {s['available']}"
+                for s in recorded["shortages"]
+            )
+    return recorded
+
+
+def _shortages(payload: dict, components: dict) -> list[dict]:
+    """Per item and location, what this posting's backflush needs against what it may take:
+    on hand less what is reserved for other documents, as the ledger counts it. Read after the
+    batch's postings were written, in the batch's transaction; only for a refused posting."""
+    from inventory.enums import ReservationStatus
+    from inventory.models import Location, Reservation, StockBalance
+
+    needed: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    own_reservations: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for line in payload["backflush"]:
+        quantity = Decimal(line["quantity"])
+        if quantity <= 0:
+            continue
+        key = (line["item_id"], line["location_id"])
+        needed[key] += quantity
+        reservation_id = components[line["component_id"]].reservation_id
+        if reservation_id:
+            own_reservations[key].add(reservation_id)
+    if not needed:
+        return []
+    items = {i for i, _ in needed}
+    locations = Location.objects.in_bulk({loc for _, loc in needed})
+    stock: dict[tuple[int, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for item_id, location_id, on_hand, reserved in StockBalance.objects.filter(
+        item_id__in=items, location_id__in=locations
+    ).values_list("item_id", "location_id", "on_hand", "reserved"):
+        stock[(item_id, location_id)][0] += on_hand
+        stock[(item_id, location_id)][1] += reserved
+    own_open: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    reservation_keys = {r: key for key, ids in own_reservations.items() for r in ids}
+    for pk, quantity, consumed in Reservation.objects.filter(
+        pk__in=reservation_keys, status=ReservationStatus.OPEN
+    ).values_list("pk", "quantity", "consumed_quantity"):
+        own_open[reservation_keys[pk]] += max(quantity - consumed, ZERO)
+    skus = dict(Item.objects.filter(pk__in=items).values_list("pk", "sku"))
+    shortages = []
+    for (item_id, location_id), quantity in sorted(needed.items(), key=lambda kv: (skus[kv[0][0]], kv[0][1])):
+        location = locations[location_id]
+        on_hand, reserved = stock[(item_id, location_id)]
+        available = max(on_hand - max(reserved - own_open[(item_id, location_id)], ZERO), ZERO)
+        if available < quantity and not location.allow_negative:
+            shortages.append(
+                {
+                    "item": skus[item_id],
+                    "location": location.code,
+                    "needed": _fmt_quantity(quantity),
+                    "available": _fmt_quantity(available),
+                    "short": _fmt_quantity(quantity - available),
+                }
+            )
+    return shortages
+
+
+def _fmt_quantity(value: Decimal) -> str:
+    """3, not 3.0000, as the ledger's own messages write it."""
+    return f"{value.normalize():f}"
 
 
 def _posting_requests(confirmations, orders, components, users, unit_costs, output_lots):

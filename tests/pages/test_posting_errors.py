@@ -60,7 +60,7 @@ def test_posting_errors_page_shows_the_failed_confirmation_and_its_message(clien
     html = response.content.decode()
     assert confirmation.order.number in html
     assert f"/production/orders/{confirmation.order_id}/" in html
-    assert "P-BACK" in html
+    assert "<strong>P-BACK</strong> at RM-STORE: needed 4, available 1 (short 3)" in " ".join(html.split())
     assert ">Retry</button>" not in html
 
 

@@ -9,7 +9,7 @@ from django.db import connection
 from inventory.models import StockBalance, StockMovement
 from production import services
 from production.enums import OutboxStatus, PostingStatus
-from production.models import Confirmation, PostingOutbox
+from production.models import Confirmation, PostingOutbox, ProductionOrder
 from production.services import ConfirmationInput
 from tests.conftest import wait_until
 from tests.inventory.helpers import assert_ledger_consistent, receive
@@ -122,3 +122,68 @@ def test_closing_an_order_with_failed_postings_is_refused(plant, planner, django
         services.production_order_close(order_id=order.pk, user=planner)
 
     assert error.value.code == "postings_open"
+
+
+@pytest.mark.django_db
+def test_a_failed_posting_lists_every_short_component_not_only_the_first(
+    plant, planner, django_capture_on_commit_callbacks
+):
+    # 5 units need 10 P-BACK (at op 10) and 15 P-PHA (through the phantom, at op 20).
+    plant.stock(back=3, phantom_part=2)
+    order = _force_released(plant, planner, 5)
+    last = order.operations.get(sequence=20)
+    with django_capture_on_commit_callbacks(execute=False):
+        confirmation = services.confirmation_create(
+            data=ConfirmationInput(operation_id=last.pk, good_quantity=Decimal(5)), user=planner
+        )
+
+    assert services.confirmation_post(confirmation_id=confirmation.pk) == PostingStatus.FAILED
+
+    error = Confirmation.objects.get(pk=confirmation.pk).posting_error
+    assert error["code"] == "insufficient_stock"
+    by_item = {s["item"]: s for s in error["shortages"]}
+    assert set(by_item) == {plant.part_back.sku, plant.part_in_phantom.sku}
+    # The order's own reservation counts as available to it.
+    assert by_item[plant.part_back.sku] == {
+        "item": plant.part_back.sku,
+        "location": plant.rm.code,
+        "needed": "10",
+        "available": "3",
+        "short": "7",
+    }
+    assert (by_item[plant.part_in_phantom.sku]["needed"], by_item[plant.part_in_phantom.sku]["available"]) == (
+        "15",
+        "2",
+    )
+    assert plant.part_back.sku in error["message"] and plant.part_in_phantom.sku in error["message"]
+    assert_ledger_consistent()
+
+
+@pytest.mark.django_db
+def test_stock_reserved_for_another_order_is_not_counted_as_available_in_the_shortage_list(
+    plant, planner, settings, django_capture_on_commit_callbacks
+):
+    settings.CONFIRMATION_TOLERANCE_PERCENT = 50
+    plant.stock(back=16)
+    for quantity in (5, 3):  # reserve 10 and 6 P-BACK: all of it
+        services.production_order_release(
+            order_id=services.production_order_create(
+                item_id=plant.finished.pk, quantity=Decimal(quantity), due_date=in_days(30), user=planner
+            ).pk,
+            user=planner,
+        )
+    order = ProductionOrder.objects.order_by("-pk").first()
+    last = order.operations.get(sequence=20)
+    with django_capture_on_commit_callbacks(execute=False):
+        # 3 good and 1 scrapped need 8 P-BACK: 6 reserved for this order, 2 would be the other's.
+        confirmation = services.confirmation_create(
+            data=ConfirmationInput(
+                operation_id=last.pk, good_quantity=Decimal(3), scrap_quantity=Decimal(1), scrap_reason="material"
+            ),
+            user=planner,
+        )
+
+    assert services.confirmation_post(confirmation_id=confirmation.pk) == PostingStatus.FAILED
+
+    [shortage] = Confirmation.objects.get(pk=confirmation.pk).posting_error["shortages"]
+    assert (shortage["item"], shortage["needed"], shortage["available"]) == (plant.part_back.sku, "8", "6")
