@@ -79,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
         "--schedule",
         str(data_dir() / "celerybeat-schedule"),
     ]
-    children = [subprocess.Popen(cmd, cwd=BASE_DIR, env=env) for cmd in (web, worker)]  # noqa: S603
+    # Each child in a session of its own: Ctrl-C reaches only this process, which stops each
+    # child once with SIGTERM (a warm shutdown), instead of the terminal's SIGINT hitting the
+    # worker's pool processes and the servers directly, and then SIGTERM on top.
+    children = [
+        subprocess.Popen(cmd, cwd=BASE_DIR, env=env, start_new_session=True)  # noqa: S603
+        for cmd in (web, worker)
+    ]
 
     shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host  # noqa: S104
     print(f"\n  Production orders is running at http://{shown_host}:{args.port}/", flush=True)
