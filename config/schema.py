@@ -43,6 +43,20 @@ class AutoSchema(SpectacularAutoSchema):
                 return [resource]
         return super().get_tags()
 
+    # DRF pages and filters only a viewset's ``list``: an extra action (``/components/``,
+    # ``/audit/``, ``/load/``, ...) answers its whole result as it is. Documenting those as
+    # paginated and filterable, as drf-spectacular does for any view returning ``many=True``,
+    # would make a generated client look for ``results`` that never come.
+    def _pages_and_filters(self) -> bool:
+        action = getattr(self.view, "action", None)
+        return action is None or action == "list"
+
+    def _get_paginator(self):
+        return super()._get_paginator() if self._pages_and_filters() else None
+
+    def get_filter_backends(self) -> list[Any]:
+        return super().get_filter_backends() if self._pages_and_filters() else []
+
 
 class KnoxTokenScheme(OpenApiAuthenticationExtension):
     target_class = "knox.auth.TokenAuthentication"

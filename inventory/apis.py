@@ -24,9 +24,9 @@ from inventory import selectors, services
 from inventory.enums import MovementType
 from inventory.models import Bom, StockBalance, StockMovement, StockPosting, Warehouse
 from inventory.serializers import (
+    BomExplosionSerializer,
     BomSerializer,
-    ExplosionLineSerializer,
-    GenealogyLinkSerializer,
+    GenealogySerializer,
     ItemSerializer,
     LocationSerializer,
     LotSerializer,
@@ -37,7 +37,7 @@ from inventory.serializers import (
     StockMovementSerializer,
     StockPostingSerializer,
     UnitSerializer,
-    WhereUsedLineSerializer,
+    WhereUsedSerializer,
 )
 from inventory.services import DocumentRef, PostingLine
 
@@ -124,7 +124,7 @@ class LotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("direction", str, enum=["backward", "forward"])],
-        responses={200: GenealogyLinkSerializer(many=True)},
+        responses={200: GenealogySerializer},
     )
     @action(detail=True, methods=["get"])
     def genealogy(self, request: Request, pk: str) -> Response:
@@ -132,13 +132,7 @@ class LotViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         lots this lot went into (a recall's question)."""
         lot = self.get_object()
         links = selectors.lot_genealogy(lot_id=lot.pk, direction=request.query_params.get("direction", "backward"))
-        return Response(
-            {
-                "lot": lot.lot_number,
-                "item": lot.item.sku,
-                "links": GenealogyLinkSerializer(links, many=True).data,
-            }
-        )
+        return Response(GenealogySerializer({"lot": lot.lot_number, "item": lot.item.sku, "links": links}).data)
 
     def perform_create(self, serializer) -> None:
         data = serializer.validated_data
@@ -298,6 +292,13 @@ class BomViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance: Bom) -> None:
         services.bom_delete(bom_id=instance.pk, user=self.request.user)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("quantity", str, description="Quantity of the parent to explode; default 1."),
+            OpenApiParameter("date", str, description="Valid on this day (ISO date); default today."),
+        ],
+        responses={200: BomExplosionSerializer},
+    )
     @action(detail=True, methods=["get"])
     def explode(self, request: Request, pk: str) -> Response:
         try:
@@ -312,14 +313,15 @@ class BomViewSet(viewsets.ModelViewSet):
         except ValueError as exc:
             raise ValidationFailed("date is not YYYY-MM-DD.", code="invalid", fields={"date": "YYYY-MM-DD"}) from exc
         lines = services.bom_explode(bom_id=int(pk), quantity=quantity, on_date=on_date)
-        return Response(
-            {
-                "bom": int(pk),
-                "quantity": str(quantity),
-                "lines": ExplosionLineSerializer(lines, many=True).data,
-            }
-        )
+        return Response(BomExplosionSerializer({"bom": int(pk), "quantity": quantity, "lines": lines}).data)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("item", int, required=True, description="The component item's id."),
+            OpenApiParameter("include_draft", str, enum=["1"], description="1: draft BOMs count too."),
+        ],
+        responses={200: WhereUsedSerializer},
+    )
     @action(detail=False, methods=["get"], url_path="where-used")
     def where_used(self, request: Request) -> Response:
         item = request.query_params.get("item")
@@ -328,4 +330,4 @@ class BomViewSet(viewsets.ModelViewSet):
         lines = services.bom_where_used(
             item_id=int(item), include_draft=request.query_params.get("include_draft") == "1"
         )
-        return Response({"item": int(item), "lines": WhereUsedLineSerializer(lines, many=True).data})
+        return Response(WhereUsedSerializer({"item": int(item), "lines": lines}).data)

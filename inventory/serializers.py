@@ -74,7 +74,7 @@ class LotSerializer(serializers.ModelSerializer):
 class StockBalanceSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="item.sku", read_only=True)
     location_code = serializers.CharField(source="location.code", read_only=True)
-    lot_number = serializers.CharField(source="lot.lot_number", read_only=True, default=None)
+    lot_number = serializers.CharField(source="lot.lot_number", read_only=True, default=None, allow_null=True)
     available = qty(read_only=True)
 
     class Meta:
@@ -96,7 +96,7 @@ class StockBalanceSerializer(serializers.ModelSerializer):
 class StockMovementSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="item.sku", read_only=True)
     location_code = serializers.CharField(source="location.code", read_only=True)
-    lot_number = serializers.CharField(source="lot.lot_number", read_only=True, default=None)
+    lot_number = serializers.CharField(source="lot.lot_number", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = StockMovement
@@ -108,7 +108,7 @@ class StockMovementSerializer(serializers.ModelSerializer):
 
 class StockPostingSerializer(serializers.ModelSerializer):
     movements = StockMovementSerializer(many=True, read_only=True)
-    user = serializers.CharField(source="user.username", read_only=True, default=None)
+    user = serializers.CharField(source="user.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = StockPosting
@@ -218,6 +218,21 @@ class WhereUsedLineSerializer(serializers.Serializer):
     quantity = qty()
 
 
+class BomExplosionSerializer(serializers.Serializer):
+    """A BOM exploded for a quantity: every component, level by level."""
+
+    bom = serializers.IntegerField()
+    quantity = qty()
+    lines = ExplosionLineSerializer(many=True)
+
+
+class WhereUsedSerializer(serializers.Serializer):
+    """Where an item is used: every parent, level by level."""
+
+    item = serializers.IntegerField()
+    lines = WhereUsedLineSerializer(many=True)
+
+
 class GenealogyLinkSerializer(serializers.Serializer):
     level = serializers.IntegerField()
     lot_id = serializers.IntegerField()
@@ -228,3 +243,11 @@ class GenealogyLinkSerializer(serializers.Serializer):
     document_type = serializers.CharField()
     document_id = serializers.IntegerField()
     document_number = serializers.CharField()
+
+
+class GenealogySerializer(serializers.Serializer):
+    """A lot's genealogy: the lot asked about and its links, level by level."""
+
+    lot = serializers.CharField(help_text="Lot number of the lot asked about.")
+    item = serializers.CharField(help_text="SKU of its item.")
+    links = GenealogyLinkSerializer(many=True)

@@ -148,6 +148,21 @@ class LoadBucketSerializer(serializers.Serializer):
     utilization_pct = serializers.DecimalField(max_digits=10, decimal_places=1, allow_null=True)
 
 
+class WorkCenterLoadSerializer(serializers.Serializer):
+    """A work center's load over a period; ``from`` and ``to`` are Python keywords, hence the
+    fields are declared in ``get_fields``."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "work_center": serializers.CharField(help_text="The work center's code."),
+            "from": serializers.DateField(),
+            "to": serializers.DateField(),
+            "bucket": serializers.ChoiceField(choices=BucketSize.choices),
+            "overloaded_periods": serializers.IntegerField(),
+            "buckets": LoadBucketSerializer(many=True),
+        }
+
+
 # -- views ----------------------------------------------------------------------------------
 
 
@@ -285,7 +300,7 @@ class WorkCenterViewSet(_ServiceViewSet):
             OpenApiParameter("to", str, description="last day (ISO date); default from + 27 days"),
             OpenApiParameter("bucket", str, enum=BucketSize.values, description="day or week"),
         ],
-        responses=LoadBucketSerializer(many=True),
+        responses=WorkCenterLoadSerializer,
     )
     @action(detail=True, methods=["get"])
     def load(self, request: Request, pk: str | None = None) -> Response:
@@ -298,14 +313,16 @@ class WorkCenterViewSet(_ServiceViewSet):
             work_center_id=work_center.pk, date_from=date_from, date_to=date_to, bucket=bucket
         )
         return Response(
-            {
-                "work_center": work_center.code,
-                "from": date_from,
-                "to": date_to,
-                "bucket": bucket,
-                "overloaded_periods": sum(1 for row in rows if row.overload),
-                "buckets": LoadBucketSerializer(rows, many=True).data,
-            }
+            WorkCenterLoadSerializer(
+                {
+                    "work_center": work_center.code,
+                    "from": date_from,
+                    "to": date_to,
+                    "bucket": bucket,
+                    "overloaded_periods": sum(1 for row in rows if row.overload),
+                    "buckets": rows,
+                }
+            ).data
         )
 
 

@@ -39,6 +39,27 @@ class PlanningRunStartSerializer(serializers.Serializer):
     simulation = serializers.JSONField(required=False, allow_null=True)
 
 
+class RunDifferenceSerializer(serializers.Serializer):
+    """How a run's proposals for one item differ from the live plan's."""
+
+    item = serializers.IntegerField()
+    sku = serializers.CharField()
+    live_quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
+    simulation_quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
+    difference = serializers.DecimalField(max_digits=18, decimal_places=4)
+    live_orders = serializers.IntegerField()
+    simulation_orders = serializers.IntegerField()
+
+
+class RunCapacitySerializer(serializers.Serializer):
+    """Hours a run's planned orders need at one work center in one ISO week."""
+
+    work_center = serializers.IntegerField()
+    work_center_code = serializers.CharField()
+    week = serializers.CharField(help_text="ISO week, e.g. 2026-W49.")
+    hours = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
 class PeggingSerializer(serializers.ModelSerializer):
     class Meta:
         model = Pegging
@@ -96,15 +117,17 @@ class PlanningRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         )
         return Response(PlanningRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(responses={200: RunDifferenceSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def compare(self, request: Request, pk: str) -> Response:
         """Per-item differences between this run's proposals and the live plan."""
-        return Response(selectors.planning_run_compare(run=self.get_object()))
+        return Response(RunDifferenceSerializer(selectors.planning_run_compare(run=self.get_object()), many=True).data)
 
+    @extend_schema(responses={200: RunCapacitySerializer(many=True)})
     @action(detail=True, methods=["get"])
     def capacity(self, request: Request, pk: str) -> Response:
         """Hours per work center and week that this run's planned orders need."""
-        return Response(selectors.planning_run_capacity(run=self.get_object()))
+        return Response(RunCapacitySerializer(selectors.planning_run_capacity(run=self.get_object()), many=True).data)
 
     @action(detail=True, methods=["post"])
     @idempotent

@@ -19,14 +19,14 @@ from production import selectors, services
 from production.enums import OrderStatus, OrderType
 from production.models import ProductionOrder
 from production.serializers import (
-    AuditEventSerializer,
-    AvailabilitySerializer,
     ComponentInputSerializer,
     ComponentSerializer,
     CostSerializer,
     IssueSerializer,
     OperationInputSerializer,
     OperationSerializer,
+    OrderAuditSerializer,
+    OrderAvailabilitySerializer,
     ProductionOrderCreateSerializer,
     ProductionOrderDetailSerializer,
     ProductionOrderListSerializer,
@@ -34,7 +34,6 @@ from production.serializers import (
     ReasonSerializer,
     ReleaseSerializer,
     RescheduleSerializer,
-    StatusChangeSerializer,
 )
 
 # The stock posting behind a manual issue names its arguments in errors
@@ -258,17 +257,15 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         )
         return self._detail(int(pk))
 
-    @extend_schema(responses={200: AvailabilitySerializer(many=True)})
+    @extend_schema(responses={200: OrderAvailabilitySerializer})
     @action(detail=True, methods=["get"])
     def availability(self, request: Request, pk: str) -> Response:
         order = get_object_or_404(ProductionOrder, pk=pk)
         rows = selectors.production_order_availability(order=order)
         return Response(
-            {
-                "order": order.number,
-                "ready": all(r.short == 0 for r in rows),
-                "components": AvailabilitySerializer(rows, many=True).data,
-            }
+            OrderAvailabilitySerializer(
+                {"order": order.number, "ready": all(r.short == 0 for r in rows), "components": rows}
+            ).data
         )
 
     @order_command(request=IssueSerializer, ok=ISSUE_RESULT, status_code=201)
@@ -419,19 +416,14 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         order = get_object_or_404(ProductionOrder, pk=pk)
         return Response(CostSerializer(selectors.production_order_costs(order=order), many=True).data)
 
-    @extend_schema(responses={200: AuditEventSerializer(many=True)})
+    @extend_schema(responses={200: OrderAuditSerializer})
     @action(detail=True, methods=["get"])
     def audit(self, request: Request, pk: str) -> Response:
         """Status transitions (who, when, from, to, why) and every field change of the order,
         its components and operations."""
         order = get_object_or_404(ProductionOrder, pk=pk)
         audit = selectors.production_order_audit(order=order)
-        return Response(
-            {
-                "transitions": StatusChangeSerializer(audit.transitions, many=True).data,
-                "changes": AuditEventSerializer(audit.changes, many=True).data,
-            }
-        )
+        return Response(OrderAuditSerializer({"transitions": audit.transitions, "changes": audit.changes}).data)
 
 
 def _component_input(data: dict) -> services.ComponentInput:

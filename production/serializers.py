@@ -97,7 +97,7 @@ class ProductionOrderListSerializer(serializers.ModelSerializer):
     item_sku = serializers.CharField(source="item.sku", read_only=True)
     item_name = serializers.CharField(source="item.name", read_only=True)
     uom = serializers.CharField(source="item.uom.code", read_only=True)
-    cost_center_code = serializers.CharField(source="cost_center.code", read_only=True, default=None)
+    cost_center_code = serializers.CharField(source="cost_center.code", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = ProductionOrder
@@ -297,11 +297,24 @@ class AuditEventSerializer(serializers.Serializer):
     context = serializers.JSONField(source="pgh_context")
 
 
+class OrderAvailabilitySerializer(serializers.Serializer):
+    order = serializers.CharField(help_text="The order's number.")
+    ready = serializers.BooleanField(help_text="True when no component is short.")
+    components = AvailabilitySerializer(many=True)
+
+
+class OrderAuditSerializer(serializers.Serializer):
+    transitions = StatusChangeSerializer(many=True)
+    changes = AuditEventSerializer(many=True)
+
+
 class ConfirmationSerializer(serializers.ModelSerializer):
     order_number = serializers.CharField(source="order.number", read_only=True)
     operation_sequence = serializers.IntegerField(source="operation.sequence", read_only=True)
     work_center_code = serializers.CharField(source="work_center.code", read_only=True)
     operator_username = serializers.CharField(source="operator.username", read_only=True)
+    # Blank when nothing was scrapped.
+    scrap_reason = serializers.ChoiceField(choices=ScrapReason.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Confirmation

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from planning.models import PlannedOrder, PlanningRun
@@ -77,11 +79,11 @@ def test_planning_run_simulation_is_kept_apart_compared_and_committed(tree, plan
     # then the live plan is unchanged, and the comparison shows the extra FIN, SUB and RAW
     assert live_plan() == live
     diffs = {d["sku"]: d for d in planner_api.get(f"/api/v1/planning-runs/{sim.pk}/compare/").json()}
-    assert diffs["FIN"]["difference"] == 5
-    assert diffs["SUB"]["difference"] == 11
+    assert Decimal(diffs["FIN"]["difference"]) == 5
+    assert Decimal(diffs["SUB"]["difference"]) == 11
     assert set(diffs) == {"FIN", "SUB", "RAW"}
     capacity = planner_api.get(f"/api/v1/planning-runs/{sim.pk}/capacity/").json()
-    assert capacity and all(row["hours"] > 0 for row in capacity)
+    assert capacity and all(Decimal(row["hours"]) > 0 for row in capacity)
     assert planner_api.get("/api/v1/planned-orders/", {"run": sim.pk}).json()["count"] == 4
     # when committed, it becomes the live plan
     planning_run_commit(run_id=sim.pk, user=planner)
