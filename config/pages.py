@@ -23,7 +23,7 @@ from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 
 from config.exceptions import DomainError
-from config.roles import ALL_ROLES, PLANNING_ROLES, user_roles
+from config.roles import ALL_ROLES, PLANNING_ROLES, roles_refusal, user_roles
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -42,8 +42,9 @@ def role_required(roles: Iterable[str] = ALL_ROLES) -> Callable[[View], View]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not user_roles(request.user) & allowed:
-                raise PermissionDenied("Your role does not allow this page.")
+            roles = user_roles(request.user)
+            if not roles & allowed:
+                raise PermissionDenied(roles_refusal(allowed, roles, what="This page"))
             return view(request, *args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from config.roles import OFFICE_ROLES, PLANNING_ROLES, user_roles
+from config.roles import OFFICE_ROLES, PLANNING_ROLES, roles_refusal, user_roles
 
 
 class RolePermission(BasePermission):
@@ -21,6 +21,8 @@ class RolePermission(BasePermission):
     def has_permission(self, request, view) -> bool:
         roles = user_roles(request.user)
         if not roles:
+            # DRF makes a permission instance per request: the message is this request's.
+            self.message = roles_refusal(frozenset(), roles)
             return False
         action = getattr(view, "action", None)
         action_roles = getattr(view, "action_roles", {}) or {}
@@ -30,4 +32,7 @@ class RolePermission(BasePermission):
             allowed = getattr(view, "read_roles", OFFICE_ROLES)
         else:
             allowed = getattr(view, "write_roles", PLANNING_ROLES)
-        return bool(roles & set(allowed))
+        if roles & set(allowed):
+            return True
+        self.message = roles_refusal(set(allowed), roles)
+        return False

@@ -51,3 +51,12 @@ def roles_context(request: HttpRequest) -> dict:
     roles = user_roles(getattr(request, "user", None))
     # Office pages are for every role but the shop-floor operator (who has /floor/).
     return {"user_roles": roles, "can_plan": bool(roles & PLANNING_ROLES), "is_office": bool(roles & OFFICE_ROLES)}
+
+
+def roles_refusal(allowed: frozenset[str] | set[str], roles: frozenset[str], what: str = "This") -> str:
+    """What a refused user reads: the roles that may, and their own."""
+    if not roles:
+        return "Your account has no role; ask an admin to give it one."
+    needed = sorted(allowed)
+    either = needed[0] if len(needed) == 1 else f"{', '.join(needed[:-1])} or {needed[-1]}"
+    return f"{what} needs the role {either}; you have {', '.join(sorted(roles))}."

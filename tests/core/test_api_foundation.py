@@ -68,6 +68,13 @@ def test_token_of_an_inactive_user_is_refused(api_client_for):
     assert api.get("/api/v1/me/").status_code == 401
 
 
+def test_a_refusal_names_the_roles_that_may(viewer_api, db):
+    response = viewer_api.post("/api/v1/customers/", {"code": "C-1", "name": "Acme"}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["message"] == "This needs the role admin, integration or planner; you have viewer."
+
+
 def test_user_without_role_gets_403(api_client_for, db):
     from tests.factories import UserFactory
 
@@ -79,6 +86,7 @@ def test_user_without_role_gets_403(api_client_for, db):
 
     assert response.status_code == 403
     assert response.json()["code"] == "permission_denied"
+    assert response.json()["message"] == "Your account has no role; ask an admin to give it one."
 
 
 class _Body(serializers.Serializer):
@@ -158,6 +166,8 @@ def test_viewer_may_read_but_not_write(viewer_api):
     response = viewer_api.post("/probe/", {"quantity": "1"}, format="json")
 
     assert response.status_code == 403
+    # The message names the roles that may, and the caller's own.
+    assert response.json()["message"] == "This needs the role planner; you have viewer."
     assert not Group.objects.filter(name="written-by-probe").exists()
 
 

@@ -58,7 +58,11 @@ def test_pages_anonymous_goes_to_login(client):
 
 def test_order_create_page_viewer_forbidden(client_for, plant):
     viewer = client_for(Role.VIEWER)
-    assert viewer.get("/production/orders/new/").status_code == 403
+    page = viewer.get("/production/orders/new/")
+    assert page.status_code == 403
+    # A page of the app that says which role it takes, not the server's bare "403 Forbidden".
+    assert "This page needs the role admin or planner; you have viewer." in page.content.decode()
+    assert 'href="/"' in page.content.decode()
     response = viewer.post("/production/orders/new/", {"item": plant.finished.pk, "quantity": "1"})
     assert response.status_code == 403
 
