@@ -364,11 +364,14 @@ def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Conf
     tolerance = Decimal(settings.CONFIRMATION_TOLERANCE_PERCENT)
     limit = order.quantity * (1 + tolerance / HUNDRED)
     if after > limit:
+        room = max(limit - before - data.scrap_quantity, ZERO)
+        more = f"at most {_fmt_quantity(room)} more" if room else "nothing more: it has its full quantity"
         raise StateConflict(
-            f"Operation {operation.sequence} of {order.number} would be confirmed for {after} of "
-            f"{order.quantity} (tolerance {tolerance} %, at most {limit}).",
+            f"Operation {operation.sequence} of {order.number} would be confirmed for {_fmt_quantity(after)} of "
+            f"{_fmt_quantity(order.quantity)} (tolerance {_fmt_quantity(tolerance)} %, at most "
+            f"{_fmt_quantity(limit)}); good quantity: {more}.",
             code="over_confirmation",
-            fields={"good_quantity": f"at most {max(limit - before - data.scrap_quantity, ZERO)} more"},
+            fields={"good_quantity": more},
         )
     now = timezone.now()
     confirmed_at = data.confirmed_at or now
@@ -672,9 +675,13 @@ def _posting_error(error, confirmation, components) -> dict:
     if error.code == "insufficient_stock":
         recorded["shortages"] = _shortages(confirmation.payload, components) or [dict(error.fields)]
         if len(recorded["shortages"]) > 1:
-            recorded["message"] = "Insufficient stock: " + "; ".join(
-                f"{s['item']} at {s['location']} needed {s['needed']}, available {s['available']}"
-                for s in recorded["shortages"]
+            recorded["message"] = (
+                "Insufficient stock: "
+                + "; ".join(
+                    f"{s['item']} at {s['location']} needed {s['needed']}, available {s['available']}"
+                    for s in recorded["shortages"]
+                )
+                + "."
             )
     return recorded
 

@@ -179,11 +179,22 @@ def test_over_confirmation_is_refused_unless_within_tolerance(plant, planner, se
             data=ConfirmationInput(operation_id=first.pk, good_quantity=Decimal(11)), user=planner
         )
     assert error.value.code == "over_confirmation"
+    assert str(error.value) == (
+        f"Operation {first.sequence} of {order.number} would be confirmed for 11 of 10 (tolerance 0 %, at most 10); "
+        "good quantity: at most 10 more."
+    )
 
     settings.CONFIRMATION_TOLERANCE_PERCENT = "10"
     services.confirmation_create(data=ConfirmationInput(operation_id=first.pk, good_quantity=Decimal(11)), user=planner)
     first.refresh_from_db()
     assert first.confirmed_good == Decimal(11)
+
+    # Full: the message says nothing more fits, not "at most 0.0000 more".
+    with pytest.raises(StateConflict) as error:
+        services.confirmation_create(
+            data=ConfirmationInput(operation_id=first.pk, good_quantity=Decimal(1)), user=planner
+        )
+    assert error.value.fields == {"good_quantity": ["nothing more: it has its full quantity"]}
 
 
 @pytest.mark.django_db

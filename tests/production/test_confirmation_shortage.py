@@ -156,6 +156,7 @@ def test_a_failed_posting_lists_every_short_component_not_only_the_first(
         "2",
     )
     assert plant.part_back.sku in error["message"] and plant.part_in_phantom.sku in error["message"]
+    assert error["message"].startswith("Insufficient stock: ") and error["message"].endswith(".")
     assert_ledger_consistent()
 
 
