@@ -416,12 +416,17 @@ def posting_errors(request: HttpRequest) -> HttpResponse:
 @require_POST
 @planner_required
 def posting_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    run_service(
-        request,
-        services.confirmation_posting_retry,
-        confirmation_id=pk,
-        success=f"Posting of confirmation {pk} queued again.",
-    )
+    ok, confirmation = run_service(request, services.confirmation_posting_retry_now, confirmation_id=pk)
+    if ok and confirmation.posting_status == PostingStatus.POSTED:
+        messages.success(request, f"Confirmation {pk} of {confirmation.order.number} is posted.")
+    elif ok and confirmation.posting_status == PostingStatus.FAILED:
+        messages.error(
+            request,
+            f"Confirmation {pk} of {confirmation.order.number} is still not posted: "
+            f"{(confirmation.posting_error or {}).get('message', 'see the error below')}",
+        )
+    elif ok:
+        messages.info(request, f"Posting of confirmation {pk} is queued again.")
     # The form's action carries the list's query string, so the planner stays on their page.
     return redirect(f"{reverse('production:posting-errors')}?{request.GET.urlencode()}")
 

@@ -901,6 +901,16 @@ def confirmation_posting_retry(*, confirmation_id: int, user=None) -> Confirmati
     return confirmation
 
 
+def confirmation_posting_retry_now(*, confirmation_id: int, user=None) -> Confirmation:
+    """A planner's retry on the posting-errors page: queue the posting again and post it at
+    once, so the page can say whether it went through. Whoever comes first, this or the
+    worker, posts it, and only once. Not in a caller's transaction: the retry must commit
+    before the posting run can see it pending."""
+    confirmation_posting_retry(confirmation_id=confirmation_id, user=user)
+    confirmations_post_pending(first_id=confirmation_id, limit=1)
+    return Confirmation.objects.get(pk=confirmation_id)
+
+
 def posting_outbox_sweep(*, older_than_seconds: int | None = None, batch: int = 500) -> dict[str, int]:
     """Re-queue postings whose task was lost (pending too long), and failed postings whose
     missing stock has arrived. Returns what it did."""

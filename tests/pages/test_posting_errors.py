@@ -10,6 +10,7 @@ from production import services
 from production.enums import PostingStatus
 from production.models import Confirmation, PostingOutbox
 from production.services import ConfirmationInput
+from tests.inventory.helpers import assert_ledger_consistent
 from tests.production.conftest import in_days
 
 pytestmark = pytest.mark.django_db
@@ -68,23 +69,39 @@ def test_posting_errors_page_operator_forbidden(client_for):
     assert client_for(Role.OPERATOR).get(URL).status_code == 403
 
 
-def test_confirmation_posting_retry_from_the_page_puts_it_back_to_pending(
-    client_for, failed_posting, django_capture_on_commit_callbacks
-):
-    # given a failed posting
+def test_retry_from_the_page_says_when_it_is_still_short(client_for, failed_posting):
+    # given a failed posting whose stock has not arrived
     confirmation = failed_posting()
 
     # when a planner presses Retry
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = client_for(Role.PLANNER).post(f"{URL}{confirmation.pk}/retry/", follow=True)
+    response = client_for(Role.PLANNER).post(f"{URL}{confirmation.pk}/retry/", follow=True)
 
-    # then it is pending again, queued, and gone from the list
+    # then the page says at once that it is still not posted, and why; the row stays
     confirmation.refresh_from_db()
-    assert confirmation.posting_status == PostingStatus.PENDING
-    assert PostingOutbox.objects.get(confirmation=confirmation).status == "pending"
-    assert len(callbacks) == 1
-    assert "queued again" in response.content.decode()
-    assert confirmation.order.number not in response.content.decode().split("<tbody>")[1]
+    assert confirmation.posting_status == PostingStatus.FAILED
+    html = response.content.decode()
+    assert f"Confirmation {confirmation.pk} of {confirmation.order.number} is still not posted: " in html
+    assert "Insufficient stock of P-BACK" in html
+    assert "queued again" not in html
+    assert confirmation.order.number in html.split("<tbody>")[1]
+    assert PostingOutbox.objects.get(confirmation=confirmation).status == "failed"
+
+
+def test_retry_from_the_page_posts_once_the_stock_is_there(client_for, failed_posting, plant):
+    # given a failed posting, and then the missing stock arrives
+    confirmation = failed_posting()
+    plant.stock(back=10)
+
+    # when a planner presses Retry
+    response = client_for(Role.PLANNER).post(f"{URL}{confirmation.pk}/retry/", follow=True)
+
+    # then it is posted there and then, and gone from the list
+    confirmation.refresh_from_db()
+    assert confirmation.posting_status == PostingStatus.POSTED
+    html = response.content.decode()
+    assert f"Confirmation {confirmation.pk} of {confirmation.order.number} is posted." in html
+    assert confirmation.order.number not in html.split("<tbody>")[1]
+    assert_ledger_consistent()
 
 
 def test_confirmation_posting_retry_viewer_forbidden_and_nothing_changes(client_for, failed_posting):
@@ -96,9 +113,10 @@ def test_confirmation_posting_retry_viewer_forbidden_and_nothing_changes(client_
     assert confirmation.posting_status == PostingStatus.FAILED
 
 
-def test_confirmation_posting_retry_twice_shows_the_conflict(client_for, failed_posting):
-    # given a posting that was already retried
+def test_confirmation_posting_retry_twice_shows_the_conflict(client_for, failed_posting, plant):
+    # given a posting that a retry has posted
     confirmation = failed_posting()
+    plant.stock(back=10)
     planner = client_for(Role.PLANNER)
     planner.post(f"{URL}{confirmation.pk}/retry/")
 
