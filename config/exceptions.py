@@ -40,7 +40,11 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
-        self.fields = {k: v if isinstance(v, list) else [v] for k, v in (fields or {}).items()}
+        # Messages per field are strings, as the API documents them (an id becomes "42").
+        self.fields = {
+            k: [m if isinstance(m, str) else str(m) for m in (v if isinstance(v, list) else [v])]
+            for k, v in (fields or {}).items()
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "fields": self.fields}

@@ -100,9 +100,11 @@ ERROR_REASONS = {
     "400": "The request is invalid (code `invalid` or a more specific one); `fields` names each offending field.",
     "401": "Not authenticated: send `Authorization: Token <token>`.",
     "403": "Your role does not allow this.",
-    "404": "No such object (code `not_found`).",
+    "404": "No such object: the path or the body names one that does not exist (code `not_found`).",
     "409": "The object's current state does not allow this (code `state_conflict`, `insufficient_stock`, ...).",
     "413": "The request body is larger than the server accepts (code `request_too_large`).",
+    "500": "The server failed to handle the request (code `server_error`); nothing was written. The details "
+    "are in the server's log.",
 }
 
 
@@ -139,8 +141,9 @@ def _operations(result: dict) -> Iterator[tuple[str, dict]]:
 
 def postprocess_error_responses(result: dict, generator: Any, **kwargs: Any) -> dict:
     """Give every operation the error responses it can produce, all with the ``Error`` body:
-    400 when it takes input, 413 when it takes a body, 401/403 when it needs a login, 404 when the path names an object,
-    409 when it writes; and the error body on 4xx responses documented without one (412)."""
+    400 when it takes input, 413 when it takes a body, 401/403 when it needs a login, 404 when the path or the
+    body names an object, 409 when it writes, 500 always; and the error body on 4xx responses documented without
+    one (412)."""
     for method, operation in _operations(result):
         parameters = operation.get("parameters", [])
         security = operation.get("security", [])
@@ -154,12 +157,13 @@ def postprocess_error_responses(result: dict, generator: Any, **kwargs: Any) -> 
             if any(KnoxTokenScheme.name in requirement for requirement in security):
                 add_error_response(result, operation, "401", ERROR_REASONS["401"])
             add_error_response(result, operation, "403", ERROR_REASONS["403"])
-        if any(p.get("in") == "path" for p in parameters):
+        if "requestBody" in operation or any(p.get("in") == "path" for p in parameters):
             add_error_response(result, operation, "404", ERROR_REASONS["404"])
         if method in WRITE_METHODS:
             add_error_response(result, operation, "409", ERROR_REASONS["409"])
+        add_error_response(result, operation, "500", ERROR_REASONS["500"])
         for status, response in operation["responses"].items():
-            if status.startswith("4"):
+            if status.startswith(("4", "5")):
                 response.setdefault("content", _error_content(result))
     return result
 

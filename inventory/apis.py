@@ -194,6 +194,7 @@ class StockMovementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
     def get_serializer_class(self):
         return StockMovementCreateSerializer if self.action == "create" else StockMovementSerializer
 
+    @extend_schema(request=StockMovementCreateSerializer, responses={201: StockPostingSerializer})
     @idempotent
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = StockMovementCreateSerializer(data=request.data)
@@ -245,6 +246,7 @@ class StockPostingViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = selectors.stock_posting_list()
     filterset_fields = ["movement_type", "document_type", "document_id", "posting_key"]
 
+    @extend_schema(request=ReverseSerializer, responses={201: StockPostingSerializer})
     @action(detail=True, methods=["post"], serializer_class=ReverseSerializer)
     @idempotent
     def reverse(self, request: Request, pk: str) -> Response:

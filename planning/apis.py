@@ -71,7 +71,7 @@ class CalendarSerializer(serializers.ModelSerializer):
 
 class WorkCenterSerializer(serializers.ModelSerializer):
     calendar_code = serializers.CharField(source="calendar.code", read_only=True)
-    cost_center_code = serializers.CharField(source="cost_center.code", read_only=True, default=None)
+    cost_center_code = serializers.CharField(source="cost_center.code", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = WorkCenter

@@ -165,3 +165,21 @@ def login(pg, username: str, password: str = "secret-pass-123") -> None:  # noqa
     pg.get_by_label("Username").fill(username)
     pg.get_by_label("Password").fill(password)
     pg.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture(autouse=True)
+def _api_contract(monkeypatch):
+    """Every API response a test gets is checked against the OpenAPI schema
+    (tests/schema_contract.py): a documented status and a body the schema describes."""
+    from django.test import Client
+
+    from tests import schema_contract
+
+    original = Client.request
+
+    def request(self, **environ):
+        response = original(self, **environ)
+        schema_contract.check(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""), response)
+        return response
+
+    monkeypatch.setattr(Client, "request", request)
