@@ -182,8 +182,8 @@ def bom_list() -> QuerySet[Bom]:
 @dataclass(frozen=True)
 class GenealogyLink:
     level: int
-    lot_id: int
-    lot_number: str
+    lot_id: int | None  # None: an item without lots, where the trail ends
+    lot_number: str | None
     item_id: int
     sku: str
     quantity: Decimal  # consumed into (backward) or produced from (forward) the lot above
@@ -205,7 +205,9 @@ def _net_movements(types: tuple[str, ...]):
 
 def lot_genealogy(*, lot_id: int, direction: str = "backward", max_depth: int = 20) -> list[GenealogyLink]:
     """Which lots went into a lot (backward) or where a lot went (forward), level by level
-    across production documents, from the ledger itself; one query per direction step."""
+    across production documents, from the ledger itself; one query per direction step.
+    Items without lots are links too (what else went in; which orders took the lot in), with
+    no lot: the trail ends there, their stock being one pool."""
     if direction not in ("backward", "forward"):
         from config.exceptions import ValidationFailed
 
@@ -227,7 +229,7 @@ def lot_genealogy(*, lot_id: int, direction: str = "backward", max_depth: int = 
             doc_filter |= Q(posting__document_type=doc_type, posting__document_id=doc_id)
         rows = (
             _net_movements(target_types)
-            .filter(doc_filter, lot__isnull=False)
+            .filter(doc_filter)
             .values(
                 "lot_id",
                 "lot__lot_number",
@@ -238,7 +240,7 @@ def lot_genealogy(*, lot_id: int, direction: str = "backward", max_depth: int = 
                 "posting__document_number",
             )
             .annotate(quantity=Sum("quantity"))
-            .order_by("item__sku", "lot__lot_number")
+            .order_by("item__sku", "lot__lot_number", "posting__document_id")
         )
         next_frontier = set()
         for row in rows:
@@ -257,7 +259,7 @@ def lot_genealogy(*, lot_id: int, direction: str = "backward", max_depth: int = 
                     document_number=row["posting__document_number"],
                 )
             )
-            if row["lot_id"] not in seen:
+            if row["lot_id"] is not None and row["lot_id"] not in seen:
                 next_frontier.add(row["lot_id"])
                 seen.add(row["lot_id"])
         if not next_frontier:

@@ -235,8 +235,8 @@ class WhereUsedSerializer(serializers.Serializer):
 
 class GenealogyLinkSerializer(serializers.Serializer):
     level = serializers.IntegerField()
-    lot_id = serializers.IntegerField()
-    lot_number = serializers.CharField()
+    lot_id = serializers.IntegerField(allow_null=True, help_text="Null for an item without lots.")
+    lot_number = serializers.CharField(allow_null=True)
     item_id = serializers.IntegerField()
     sku = serializers.CharField()
     quantity = serializers.DecimalField(max_digits=18, decimal_places=4)

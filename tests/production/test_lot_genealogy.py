@@ -62,3 +62,38 @@ def test_backward_and_forward_genealogy(plant, planner, django_capture_on_commit
     response = planner_api.get(f"/api/v1/lots/{bikes.pk}/genealogy/?direction=backward")
     assert response.status_code == 200
     assert [link["lot_number"] for link in response.json()["links"]] == ["F-100", "S-1", "S-2"]
+
+
+def test_items_without_lots_are_links_where_the_trail_ends(plant, planner, django_capture_on_commit_callbacks):
+    # given a lot-tracked raw material and a bolt without lots going into a frame without lots
+    steel = ItemFactory(sku="STEEL", lot_tracked=True)
+    bolt = ItemFactory(sku="BOLT")
+    frame = ItemFactory(sku="FRAME", procurement="make", item_type="semi_finished")
+    bom = BomFactory(item=frame)
+    BomLineFactory(bom=bom, component=steel, quantity=Decimal(2), flushing="backward")
+    BomLineFactory(bom=bom, component=bolt, quantity=Decimal(4), flushing="backward")
+    RoutingOperationFactory(routing=RoutingFactory(item=frame), work_center=plant.wc_a, sequence=10)
+    steel_lot = LotFactory(item=steel, lot_number="S-9")
+    receive(steel, plant.rm, 10, lot=steel_lot)
+    receive(bolt, plant.rm, 100)
+
+    order, _ = _make(plant, planner, frame, 3, "", django_capture_on_commit_callbacks)
+
+    # then the steel lot's forward trail names the frame order it went into, with no lot
+    forward = lot_genealogy(lot_id=steel_lot.pk, direction="forward")
+    assert [(link.level, link.sku, link.lot_id, link.quantity, link.document_number) for link in forward] == [
+        (1, "FRAME", None, Decimal(3), order.number)
+    ]
+
+    # and a lot made of it lists the bolts too: everything that went in
+    gear = ItemFactory(sku="GEAR", lot_tracked=True, procurement="make", item_type="finished")
+    gear_bom = BomFactory(item=gear)
+    BomLineFactory(bom=gear_bom, component=steel, quantity=Decimal(1), flushing="backward")
+    BomLineFactory(bom=gear_bom, component=bolt, quantity=Decimal(2), flushing="backward")
+    RoutingOperationFactory(routing=RoutingFactory(item=gear), work_center=plant.wc_a, sequence=10)
+    _make(plant, planner, gear, 2, "G-1", django_capture_on_commit_callbacks)
+    backward = lot_genealogy(lot_id=Lot.objects.get(lot_number="G-1").pk, direction="backward")
+    assert [(link.sku, link.lot_number, link.quantity) for link in backward] == [
+        ("BOLT", None, Decimal(4)),
+        ("STEEL", "S-9", Decimal(2)),
+    ]
