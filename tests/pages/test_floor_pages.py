@@ -139,3 +139,16 @@ def test_floor_confirm_locks_the_order_before_the_clocks(floor):
     locks = [q["sql"] for q in queries.captured_queries if "FOR NO KEY UPDATE" in q["sql"] or "FOR UPDATE" in q["sql"]]
     assert locks and 'FROM "production_productionorder"' in locks[0]
     assert any('"production_operationclock"' in sql for sql in locks[1:])
+
+
+def test_the_preview_says_how_much_is_there_when_a_component_is_short(terminal_client, floor):
+    _sign_in(terminal_client, "4711", "2468")
+    operation = floor["order"].operations.get(sequence=20)
+
+    # 100 P-BACK in stock, 2 per unit: 10 pieces fit, 60 do not
+    fits = terminal_client.get(f"/floor/operations/{operation.pk}/preview/", {"good_quantity": "10"})
+    short = terminal_client.get(f"/floor/operations/{operation.pk}/preview/", {"good_quantity": "60"})
+
+    assert "short-note" not in fits.content.decode()
+    row = re.search(r'<tr class="short">.*?</tr>', short.content.decode(), re.S).group(0)
+    assert "P-BACK" in row and "only 100 here" in row
