@@ -183,3 +183,17 @@ def _api_contract(monkeypatch):
         return response
 
     monkeypatch.setattr(Client, "request", request)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After every test that touched the database and passed, the ledger check must pass too:
+    every balance equals its ledger sum and its open reservations. Runs after the test's body,
+    before its transaction is rolled back (or its tables flushed), so it sees what the test left."""
+    result = yield
+    uses_db = item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(item.fixturenames)
+    if uses_db and not item.get_closest_marker("ledger_may_disagree"):
+        from tests.inventory.helpers import assert_ledger_consistent
+
+        assert_ledger_consistent()
+    return result

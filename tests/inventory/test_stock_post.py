@@ -242,6 +242,7 @@ def test_ledger_rows_refuse_update_and_delete_in_the_database(table, statement):
     assert StockMovement.objects.count() == 1
 
 
+@pytest.mark.ledger_may_disagree  # breaks a balance on purpose
 def test_stock_check_command_reports_differences_with_exit_code_1(capsys):
     item, loc = ItemFactory(sku="DRIFT"), LocationFactory()
     receive(item, loc, 5)
