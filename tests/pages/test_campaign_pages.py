@@ -148,3 +148,13 @@ def test_floor_operation_page_hides_the_final_toggle_of_a_campaign(plant, planne
     assert 'name="final"' not in campaign_page.content.decode()
     assert 'id="campaign-note"' in campaign_page.content.decode()
     assert 'name="final"' in plain_page.content.decode()
+
+    # and the queue shows the campaign's progress against its target, never "ready to finish"
+    services.confirmation_create(
+        data=ConfirmationInput(operation_id=campaign.operations.get(sequence=10).pk, good_quantity=Decimal(20)),
+        user=planner,
+    )
+    queue = client.get("/floor/queue/")
+    entries = {e.operation.pk: e for e in queue.context["entries"]}
+    assert not entries[campaign.operations.get(sequence=10).pk].ready_to_finish
+    assert "Campaign: 20 of 14 pcs" in queue.content.decode()
