@@ -19,6 +19,8 @@ from production import selectors, services
 from production.enums import OrderStatus, OrderType
 from production.models import ProductionOrder
 from production.serializers import (
+    CampaignReportQuerySerializer,
+    CampaignReportSerializer,
     ComponentInputSerializer,
     ComponentSerializer,
     CostSerializer,
@@ -58,6 +60,7 @@ class ProductionOrderFilter(django_filters.FilterSet):
     due_from = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
     due_to = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
     sales_order_line = django_filters.NumberFilter(field_name="sales_order_line_id")
+    is_campaign = django_filters.BooleanFilter()
     late = django_filters.BooleanFilter(field_name="late_by_minutes", lookup_expr="isnull", exclude=True)
 
     class Meta:
@@ -407,6 +410,33 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             related="operations",
             output=OperationSerializer,
         )
+
+    @extend_schema(
+        parameters=[CampaignReportQuerySerializer],
+        responses={
+            200: CampaignReportSerializer,
+            400: OpenApiResponse(
+                description="`not_a_campaign`: the order is not a campaign; `invalid_bucket`: bucket is not "
+                "day, week or month."
+            ),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="campaign-report")
+    def campaign_report(self, request: Request, pk: str) -> Response:
+        """A campaign's output (good received, scrap reported) and consumption per component,
+        per day, week or month of the campaign, each period with its share of the target.
+        400 (`not_a_campaign`) for an order that is not a campaign, (`invalid_bucket`) for
+        another bucket."""
+        query = CampaignReportQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            raise ValidationFailed(
+                "bucket must be one of day, week, month.",
+                code="invalid_bucket",
+                fields={"bucket": "one of day, week, month"},
+            )
+        order = get_object_or_404(ProductionOrder.objects.select_related("item__uom"), pk=pk)
+        report = selectors.production_order_campaign_report(order=order, bucket=query.validated_data["bucket"])
+        return Response(CampaignReportSerializer(report).data)
 
     @extend_schema(responses={200: CostSerializer(many=True)})
     @action(detail=True, methods=["get"])

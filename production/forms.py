@@ -50,19 +50,33 @@ class OrderCreateForm(PageForm):
         queryset=Item.objects.filter(is_active=True).order_by("sku"),
         help_text="Only made items get production orders.",
     )
-    quantity = forms.DecimalField(max_digits=18, decimal_places=4)
-    due_date = forms.DateField(widget=DateInput)
+    quantity = forms.DecimalField(
+        max_digits=18, decimal_places=4, help_text="For a campaign: the target for the whole campaign period."
+    )
+    due_date = forms.DateField(
+        widget=DateInput, required=False, help_text="Not for a campaign: it is due when the campaign ends."
+    )
     order_type = forms.ChoiceField(
         label="Type", choices=[("", "From the item's strategy"), *OrderType.choices], required=False
     )
     priority = forms.IntegerField(initial=5, help_text="1 = most urgent, 9 = least")
+    is_campaign = forms.BooleanField(
+        label="Campaign order",
+        required=False,
+        help_text="Runs for a period with no fixed final quantity; closed when the campaign ends.",
+    )
+    campaign_start = forms.DateField(widget=DateInput, required=False, help_text="Campaigns only.")
+    campaign_end = forms.DateField(widget=DateInput, required=False, help_text="Campaigns only.")
 
 
 class OrderEditForm(PageForm):
     version = forms.IntegerField(widget=forms.HiddenInput)
     quantity = forms.DecimalField(max_digits=18, decimal_places=4, required=False)
-    due_date = forms.DateField(widget=DateInput, required=False)
+    due_date = forms.DateField(widget=DateInput, required=False, help_text="A campaign is due at its end.")
     priority = forms.IntegerField(required=False)
+    is_campaign = forms.BooleanField(label="Campaign order", required=False)
+    campaign_start = forms.DateField(widget=DateInput, required=False)
+    campaign_end = forms.DateField(widget=DateInput, required=False)
 
 
 class ReleaseForm(PageForm):

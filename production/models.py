@@ -1,10 +1,11 @@
+import datetime as dt
 from decimal import Decimal
 
 import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from config.fields import ZERO, MoneyField, QuantityField
 from config.models import TimeStampedModel
@@ -62,6 +63,12 @@ class ProductionOrder(TimeStampedModel):
     engineering_approved_at = models.DateTimeField(null=True, blank=True)
     released_with_shortages = models.BooleanField(default=False)
     scrap_quantity = QuantityField(default=ZERO)
+    # A campaign (process industries) runs for a period with no fixed final quantity: the
+    # quantity is the target for the whole period, confirmations may exceed it, and the
+    # planner closes the order when the campaign ends (no final confirmation).
+    is_campaign = models.BooleanField(default=False)
+    campaign_start = models.DateField(null=True, blank=True)
+    campaign_end = models.DateField(null=True, blank=True)
     # Optimistic concurrency for edits (ETag / If-Match).
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -71,6 +78,15 @@ class ProductionOrder(TimeStampedModel):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="production_order_quantity_gt_0"),
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=9), name="production_order_priority_1_9"),
+            # A campaign has its period; any other order has none.
+            models.CheckConstraint(
+                condition=(
+                    Q(is_campaign=True, campaign_start__isnull=False, campaign_end__isnull=False)
+                    & Q(campaign_start__lte=F("campaign_end"))
+                )
+                | Q(is_campaign=False, campaign_start__isnull=True, campaign_end__isnull=True),
+                name="production_order_campaign_period",
+            ),
         ]
         indexes = [models.Index(fields=["status", "due_date"]), models.Index(fields=["item", "status"])]
 
@@ -80,6 +96,15 @@ class ProductionOrder(TimeStampedModel):
     @property
     def in_engineering(self) -> bool:
         return self.order_type == OrderType.ETO and self.engineering_approved_at is None
+
+    def campaign_overdue(self, today: dt.date) -> bool:
+        """A campaign whose period has ended but which is still open (not closed or cancelled)."""
+        return (
+            self.is_campaign
+            and self.campaign_end is not None
+            and self.campaign_end < today
+            and self.status not in (OrderStatus.CLOSED, OrderStatus.CANCELLED)
+        )
 
     @property
     def received_quantity(self) -> Decimal:

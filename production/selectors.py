@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import F, Prefetch, QuerySet, Sum
+from django.db.models import DateField, F, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Trunc
+from django.utils import timezone
 
-from config.fields import MONEY_PLACES, ZERO
+from config.exceptions import ValidationFailed
+from config.fields import MONEY_PLACES, QTY_PLACES, ZERO
 from inventory.models import Location, StockMovement
 from inventory.selectors import stock_cover
 from planning.models import WorkCenter
 from production.enums import DOCUMENT_TYPE, CostCategory, OrderStatus
-from production.models import OrderComponent, OrderCost, OrderOperation, ProductionOrder
+from production.models import Confirmation, OrderComponent, OrderCost, OrderOperation, ProductionOrder
 
 CENT = Decimal(1).scaleb(-MONEY_PLACES)
 SIXTY = Decimal(60)
@@ -244,8 +248,9 @@ class QueueEntry:
     @property
     def ready_to_finish(self) -> bool:
         """Every piece is confirmed but the operation is not finished: it waits for a final
-        confirmation, not for more work."""
-        return self.open_quantity == 0
+        confirmation, not for more work. Never for a campaign, which has no final quantity
+        and takes no final confirmation."""
+        return self.open_quantity == 0 and not self.operation.order.is_campaign
 
 
 def floor_queue(*, work_center_ids: Iterable[int], user=None, limit: int = 100) -> list[QueueEntry]:
@@ -391,3 +396,149 @@ def production_order_costs(*, order: ProductionOrder) -> list[OrderCost]:
     for key, row in by_key.items():
         row.actual = m(actual.get(key, ZERO))
     return rows
+
+
+CAMPAIGN_BUCKETS = ("day", "week", "month")
+
+
+def bucket_start(day: dt.date, bucket: str) -> dt.date:
+    """The first day of the report period ``day`` falls in (weeks start on Monday, as
+    Postgres' ``date_trunc('week')``)."""
+    if bucket == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    return day
+
+
+def bucket_next(start: dt.date, bucket: str) -> dt.date:
+    if bucket == "week":
+        return start + dt.timedelta(days=7)
+    if bucket == "month":
+        return (start + dt.timedelta(days=32)).replace(day=1)
+    return start + dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class CampaignConsumption:
+    item_id: int
+    sku: str
+    uom: str
+    quantity: Decimal  # consumed (a by-product received: negative)
+
+
+@dataclass(frozen=True)
+class CampaignPeriod:
+    start: dt.date
+    end: dt.date  # last day of the period
+    target: Decimal  # the campaign's quantity prorated over the days of its period in this one
+    good: Decimal  # received into stock (ledger)
+    scrap: Decimal  # reported on the last operation
+    consumption: list[CampaignConsumption]
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    order: ProductionOrder
+    bucket: str
+    periods: list[CampaignPeriod]
+    good: Decimal
+    scrap: Decimal
+    consumption: list[CampaignConsumption]
+
+
+def production_order_campaign_report(*, order: ProductionOrder, bucket: str) -> CampaignReport:
+    """Output and consumption of a campaign per day, week or month: good output is what the
+    ledger received of the order's item, consumption what it issued (or received as a
+    by-product, negative) of every other item, both net of reversals and by the local date
+    they were posted; scrap is what confirmations of the last operation reported, by their
+    confirmation date. Every period from the campaign's start to its end (or today, if
+    earlier) is listed, with the part of the target that falls in it. Two queries, however
+    long the campaign and however many components and movements."""
+    if bucket not in CAMPAIGN_BUCKETS:
+        raise ValidationFailed(
+            f"bucket must be one of {', '.join(CAMPAIGN_BUCKETS)}.",
+            code="invalid_bucket",
+            fields={"bucket": f"one of {', '.join(CAMPAIGN_BUCKETS)}"},
+        )
+    if not order.is_campaign:
+        raise ValidationFailed(
+            f"{order.number} is not a campaign order; it has no campaign report.",
+            code="not_a_campaign",
+            fields={"order": "not a campaign"},
+        )
+    tz = timezone.get_current_timezone()
+    moved = (
+        StockMovement.objects.filter(posting__document_type=DOCUMENT_TYPE, posting__document_id=order.pk)
+        .annotate(period=Trunc("posted_at", bucket, output_field=DateField(), tzinfo=tz))
+        .values("period", "item_id", "item__sku", "item__uom__code")
+        .annotate(quantity=Sum("quantity"))
+        .order_by()
+    )
+    last_operation = OrderOperation.objects.filter(order_id=order.pk).order_by("-sequence").values("pk")[:1]
+    scrapped = (
+        Confirmation.objects.filter(order_id=order.pk, operation_id=Subquery(last_operation))
+        .exclude(scrap_quantity=0)
+        .annotate(period=Trunc("confirmed_at", bucket, output_field=DateField(), tzinfo=tz))
+        .values("period")
+        .annotate(quantity=Sum("scrap_quantity"))
+        .order_by()
+    )
+    good: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+    scrap: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+    used: dict[dt.date, dict[int, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    items: dict[int, tuple[str, str]] = {}
+    for row in moved:
+        if row["item_id"] == order.item_id:
+            good[row["period"]] += row["quantity"]
+        else:
+            used[row["period"]][row["item_id"]] -= row["quantity"]
+            items[row["item_id"]] = (row["item__sku"], row["item__uom__code"])
+    for row in scrapped:
+        scrap[row["period"]] += row["quantity"]
+
+    start, end = order.campaign_start, order.campaign_end
+    last = min(end, max(timezone.localdate(), start))
+    active = [*good, *scrap, *used]
+    first_day = min([start, *active])
+    last_day = max([last, *active])
+    campaign_days = Decimal((end - start).days + 1)
+    periods = []
+    day = bucket_start(first_day, bucket)
+    while day <= last_day:
+        following = bucket_next(day, bucket)
+        overlap = (min(following - dt.timedelta(days=1), end) - max(day, start)).days + 1
+        periods.append(
+            CampaignPeriod(
+                start=day,
+                end=following - dt.timedelta(days=1),
+                target=_q(order.quantity * max(overlap, 0) / campaign_days),
+                good=good.get(day, ZERO),
+                scrap=scrap.get(day, ZERO),
+                consumption=_consumption(used.get(day, {}), items),
+            )
+        )
+        day = following
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for per_item in used.values():
+        for item_id, quantity in per_item.items():
+            totals[item_id] += quantity
+    return CampaignReport(
+        order=order,
+        bucket=bucket,
+        periods=periods,
+        good=sum(good.values(), ZERO),
+        scrap=sum(scrap.values(), ZERO),
+        consumption=_consumption(totals, items),
+    )
+
+
+def _q(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(Decimal(1).scaleb(-QTY_PLACES), rounding=ROUND_HALF_UP)
+
+
+def _consumption(quantities: dict[int, Decimal], items: dict[int, tuple[str, str]]) -> list[CampaignConsumption]:
+    return [
+        CampaignConsumption(item_id=item_id, sku=items[item_id][0], uom=items[item_id][1], quantity=quantity)
+        for item_id, quantity in sorted(quantities.items(), key=lambda kv: items[kv[0]][0])
+    ]

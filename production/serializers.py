@@ -121,6 +121,9 @@ class ProductionOrderListSerializer(serializers.ModelSerializer):
             "cost_center_code",
             "sales_order_line_id",
             "parent",
+            "is_campaign",
+            "campaign_start",
+            "campaign_end",
             "version",
             "created_at",
         ]
@@ -173,8 +176,10 @@ class ProductionOrderDetailSerializer(ProductionOrderListSerializer):
 class ProductionOrderCreateSerializer(serializers.Serializer):
     item = serializers.IntegerField(required=False, help_text="Item id (or give item_sku).")
     item_sku = serializers.CharField(required=False)
-    quantity = Qty()
-    due_date = serializers.DateField()
+    quantity = Qty(help_text="For a campaign: the target for the whole campaign period, not a fixed final quantity.")
+    due_date = serializers.DateField(
+        required=False, help_text="Required, except for a campaign, which is due at its campaign_end."
+    )
     order_type = serializers.ChoiceField(choices=OrderType.choices, required=False)
     priority = serializers.IntegerField(min_value=1, max_value=9, default=5)
     start_date = serializers.DateField(required=False)
@@ -184,6 +189,13 @@ class ProductionOrderCreateSerializer(serializers.Serializer):
     sales_order_line_id = serializers.IntegerField(required=False)
     parent = serializers.IntegerField(required=False)
     copy_structure = serializers.BooleanField(default=True)
+    is_campaign = serializers.BooleanField(
+        default=False,
+        help_text="A campaign order stays open for its period (campaign_start to campaign_end), takes "
+        "confirmations beyond its quantity and no final confirmation, and is closed by the planner.",
+    )
+    campaign_start = serializers.DateField(required=False, help_text="Required for a campaign.")
+    campaign_end = serializers.DateField(required=False, help_text="Required for a campaign; not before its start.")
 
     def validate(self, attrs):
         if "item" not in attrs and "item_sku" not in attrs:
@@ -196,6 +208,11 @@ class ProductionOrderUpdateSerializer(serializers.Serializer):
     due_date = serializers.DateField(required=False)
     priority = serializers.IntegerField(min_value=1, max_value=9, required=False)
     cost_center = serializers.IntegerField(required=False)
+    is_campaign = serializers.BooleanField(required=False, help_text="Only while planned.")
+    campaign_start = serializers.DateField(required=False, help_text="Only while planned.")
+    campaign_end = serializers.DateField(
+        required=False, help_text="Until the order is closed; a campaign's due date moves with it."
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -405,3 +422,39 @@ class ConsumptionPreviewSerializer(serializers.Serializer):
     backflush_now = Qty()
     available = Qty(help_text="Available to the order at the issue location (see the order's availability).")
     short = serializers.BooleanField(help_text="The confirmation would write off more than is available.")
+
+
+class CampaignReportQuerySerializer(serializers.Serializer):
+    bucket = serializers.ChoiceField(choices=["day", "week", "month"], default="week")
+
+
+class CampaignConsumptionSerializer(serializers.Serializer):
+    item = serializers.IntegerField(source="item_id")
+    item_sku = serializers.CharField(source="sku")
+    uom = serializers.CharField()
+    quantity = Qty(help_text="Consumed, net of returns and reversals; a by-product received is negative.")
+
+
+class CampaignPeriodSerializer(serializers.Serializer):
+    start = serializers.DateField(help_text="First day of the period (weeks start on Monday).")
+    end = serializers.DateField(help_text="Last day of the period.")
+    target = Qty(help_text="The order quantity prorated over the campaign days in this period.")
+    good = Qty(help_text="Output received into stock (stock ledger, by posting date), net of reversals.")
+    scrap = Qty(help_text="Scrap reported on the last operation, by confirmation date.")
+    consumption = CampaignConsumptionSerializer(many=True)
+
+
+class CampaignReportSerializer(serializers.Serializer):
+    order = serializers.IntegerField(source="order.pk")
+    number = serializers.CharField(source="order.number")
+    item_sku = serializers.CharField(source="order.item.sku")
+    uom = serializers.CharField(source="order.item.uom.code")
+    status = serializers.CharField(source="order.status")
+    campaign_start = serializers.DateField(source="order.campaign_start")
+    campaign_end = serializers.DateField(source="order.campaign_end")
+    target = Qty(source="order.quantity", help_text="The campaign's target for its whole period.")
+    bucket = serializers.CharField()
+    good = Qty(help_text="Total output received.")
+    scrap = Qty(help_text="Total scrap reported on the last operation.")
+    consumption = CampaignConsumptionSerializer(many=True, help_text="Total consumption per component item.")
+    periods = CampaignPeriodSerializer(many=True)

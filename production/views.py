@@ -169,9 +169,13 @@ def order_create(request: HttpRequest) -> HttpResponse:
             form=form,
             item_id=data["item"].pk,
             quantity=data["quantity"],
-            due_date=data["due_date"],
+            # A campaign is due when it ends: the due date field (prefilled) is not its.
+            due_date=None if data["is_campaign"] else data["due_date"],
             order_type=data["order_type"] or None,
             priority=data["priority"],
+            is_campaign=data["is_campaign"],
+            campaign_start=data["campaign_start"],
+            campaign_end=data["campaign_end"],
         )
         if ok:
             messages.success(request, f"Order {order.number} created.")
@@ -231,11 +235,37 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     "quantity": order.quantity,
                     "due_date": order.due_date,
                     "priority": order.priority,
+                    "is_campaign": order.is_campaign,
+                    "campaign_start": order.campaign_start,
+                    "campaign_end": order.campaign_end,
                 }
             ),
-            "reschedule_form": RescheduleForm(initial={"version": order.version, "due_date": order.due_date}),
+            "reschedule_form": _reschedule_form(order),
+            "campaign_overdue": order.campaign_overdue(timezone.localdate()),
+            "campaign": _campaign_table(order),
         },
     )
+
+
+def _reschedule_form(order: ProductionOrder) -> RescheduleForm:
+    form = RescheduleForm(initial={"version": order.version, "due_date": order.due_date})
+    if order.is_campaign:
+        # A campaign is due when it ends: rescheduling it moves its end.
+        form.fields["due_date"].label = "New campaign end"
+    return form
+
+
+def _campaign_table(order: ProductionOrder) -> dict | None:
+    """The campaign report by week as table rows: one column per component consumed."""
+    if not order.is_campaign:
+        return None
+    report = selectors.production_order_campaign_report(order=order, bucket="week")
+    columns = report.consumption
+    rows = []
+    for period in report.periods:
+        used = {c.item_id: c.quantity for c in period.consumption}
+        rows.append((period, [used.get(c.item_id, Decimal(0)) for c in columns]))
+    return {"report": report, "columns": columns, "rows": rows}
 
 
 def _produced_lots(order) -> list[dict]:
@@ -339,8 +369,11 @@ def order_edit(request: HttpRequest, pk: int) -> HttpResponse:
             order_id=pk,
             expected_version=data["version"],
             quantity=data["quantity"],
-            due_date=data["due_date"],
+            due_date=None if data["is_campaign"] else data["due_date"],
             priority=data["priority"],
+            is_campaign=data["is_campaign"],
+            campaign_start=data["campaign_start"],
+            campaign_end=data["campaign_end"],
             success="Order updated.",
         )
     else:

@@ -474,6 +474,9 @@ class _Planner:
         threshold = item.threshold
         period = item.period
 
+        # A campaign is supply in several receipts (``campaign_supply``); its order gets one
+        # message of a kind, about its earliest receipt.
+        pulled_in: set[tuple[str, int]] = set()
         days = sorted(set(by_day).union(r.when for r in receipts))
         day_total = {day: sum(d[0] for d in ds) for day, ds in by_day.items()}
         for index, day in enumerate(days):
@@ -487,6 +490,9 @@ class _Planner:
                 r = pending.popleft()
                 pool.append([r.qty, None, r])
                 available += r.qty
+                if (r.receipt.source_type, r.receipt.source_id) in pulled_in:
+                    continue  # a campaign's later receipts: its order is told once
+                pulled_in.add((r.receipt.source_type, r.receipt.source_id))
                 messages.append(
                     ExceptionMessage(
                         item.id,
@@ -553,8 +559,12 @@ class _Planner:
                     elif lot[2] is not None:
                         first_use.setdefault(lot[2].receipt.source_id, day)
                 available -= d[0] - need
+        reported: set[tuple[str, int]] = set()
         for r in receipts:
             receipt = r.receipt
+            if (receipt.source_type, receipt.source_id) in reported:
+                continue
+            reported.add((receipt.source_type, receipt.source_id))
             used = first_use.get(receipt.source_id)
             if r.sort_key[0] < today:
                 messages.append(

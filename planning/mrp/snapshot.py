@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.db import connection, transaction
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Coalesce
 
-from config.fields import ZERO
+from config.fields import QTY_PLACES, ZERO
 from inventory.enums import BomStatus, Procurement
 from inventory.models import Bom, BomLine, Item, StockBalance
 from planning.enums import PlannedOrderStatus, RequisitionStatus, RoutingStatus
@@ -112,7 +112,7 @@ def _load(today: dt.date) -> Snapshot:
     }
 
     receipts: dict[int, list[Receipt]] = defaultdict(list)
-    for pk, item_id, remaining, due, number in rows(
+    for pk, item_id, remaining, due, number, is_campaign, campaign_start in rows(
         # Orders pegged to a sales line (MTO/ATO/ETO) are that customer's, not free supply.
         ProductionOrder.objects.filter(status__in=SUPPLY_STATUSES, sales_order_line_id__isnull=True)
         .annotate(
@@ -121,9 +121,13 @@ def _load(today: dt.date) -> Snapshot:
             )
         )
         .filter(remaining__gt=0)
-        .values_list("pk", "item_id", "remaining", "due_date", "number")
+        .values_list("pk", "item_id", "remaining", "due_date", "number", "is_campaign", "campaign_start")
     ):
-        receipts[item_id].append(Receipt(item_id, remaining, due, "production_order", pk, number))
+        if is_campaign:
+            for day, quantity in campaign_supply(remaining, campaign_start, due, today):
+                receipts[item_id].append(Receipt(item_id, quantity, day, "production_order", pk, number))
+        else:
+            receipts[item_id].append(Receipt(item_id, remaining, due, "production_order", pk, number))
     for pk, item_id, qty, due in rows(
         PurchaseRequisition.objects.filter(status=RequisitionStatus.RELEASED, run__is_simulation=False).values_list(
             "pk", "item_id", "quantity", "due_date"
@@ -135,6 +139,37 @@ def _load(today: dt.date) -> Snapshot:
     for d in demand_collect(None):
         demands[d.item_id].append(d)
     return Snapshot(today, items, dict(boms), routing_minutes, on_hand, dict(receipts), dict(demands))
+
+
+# A campaign's remaining target arrives as one receipt per this many days of its period.
+CAMPAIGN_SUPPLY_DAYS = 7
+QUANT = Decimal(1).scaleb(-QTY_PLACES)
+
+
+def campaign_supply(remaining: Decimal, start: dt.date, end: dt.date, today: dt.date) -> list[tuple[dt.date, Decimal]]:
+    """A campaign produces at a rate over its period, so what it has still to deliver (its
+    target less what it received) is spread evenly over the days left of it (from today, or
+    from its start if later, to its end): one receipt for every ``CAMPAIGN_SUPPLY_DAYS`` days,
+    dated the last day of that stretch, in proportion to its days (the last one takes the
+    rounding remainder, so they add up exactly). A campaign past its end delivers the rest
+    on its end date, which the run reports as overdue (expedite) like any late order."""
+    first = max(start, today)
+    if end < first:
+        return [(end, remaining)]
+    days = (end - first).days + 1
+    out = []
+    given = ZERO
+    for offset in range(0, days, CAMPAIGN_SUPPLY_DAYS):
+        last = min(offset + CAMPAIGN_SUPPLY_DAYS, days)
+        quantity = (
+            remaining - given
+            if last == days
+            else (remaining * last / days).quantize(QUANT, rounding=ROUND_DOWN) - given
+        )
+        given += quantity
+        if quantity > 0:
+            out.append((first + dt.timedelta(days=last - 1), quantity))
+    return out
 
 
 def fingerprints(snapshot: Snapshot) -> dict[int, str]:

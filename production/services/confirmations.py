@@ -359,11 +359,20 @@ def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Conf
             "confirmation to report more.",
             code="operation_finally_confirmed",
         )
+    if order.is_campaign and data.final:
+        # A campaign has no final quantity: it runs until the planner closes it.
+        raise ValidationFailed(
+            f"{order.number} is a campaign: it is not finished by a final confirmation but closed when the "
+            "campaign ends.",
+            code="campaign_no_final",
+            fields={"final": "not allowed on a campaign order"},
+        )
     before = operation.confirmed_good + operation.confirmed_scrap
     after = before + data.good_quantity + data.scrap_quantity
     tolerance = Decimal(settings.CONFIRMATION_TOLERANCE_PERCENT)
     limit = order.quantity * (1 + tolerance / HUNDRED)
-    if after > limit:
+    # A campaign's quantity is a target for its period, not a limit.
+    if after > limit and not order.is_campaign:
         room = max(limit - before - data.scrap_quantity, ZERO)
         more = f"at most {_fmt_quantity(room)} more" if room else "nothing more: it has its full quantity"
         raise StateConflict(

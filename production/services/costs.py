@@ -17,17 +17,21 @@ from production.selectors import SIXTY, CostKey, m, production_order_actual_cost
 Key = CostKey
 
 
-def _planned(order: ProductionOrder) -> dict[Key, Decimal]:
+def _planned(order: ProductionOrder, quantity: Decimal | None = None) -> dict[Key, Decimal]:
+    """Planned cost of the order's structure: of its quantity (components at their required
+    quantities), or of ``quantity`` (components at quantity per unit × ``quantity``; setup
+    stays a fixed cost)."""
     totals: dict[Key, Decimal] = defaultdict(lambda: ZERO)
     for component in OrderComponent.objects.filter(order=order).select_related("item"):
-        totals[(CostCategory.MATERIAL, order.cost_center_id)] += (
-            component.required_quantity * component.item.standard_cost
-        )
+        needed = component.required_quantity if quantity is None else component.quantity_per_unit * quantity
+        totals[(CostCategory.MATERIAL, order.cost_center_id)] += needed * component.item.standard_cost
+    if quantity is None:
+        quantity = order.quantity
     operations = list(OrderOperation.objects.filter(order=order))
     centers = WorkCenter.objects.in_bulk({op.work_center_id for op in operations})
     for op in operations:
         wc = centers[op.work_center_id]
-        hours = (op.setup_minutes + op.run_minutes_per_unit * order.quantity) / SIXTY
+        hours = (op.setup_minutes + op.run_minutes_per_unit * quantity) / SIXTY
         totals[(CostCategory.LABOR, wc.cost_center_id)] += hours * wc.labor_rate
         totals[(CostCategory.MACHINE, wc.cost_center_id)] += hours * wc.machine_rate
         totals[(CostCategory.OVERHEAD, wc.cost_center_id)] += hours * wc.overhead_rate
@@ -35,9 +39,11 @@ def _planned(order: ProductionOrder) -> dict[Key, Decimal]:
     return totals
 
 
-def order_costs_plan(*, order: ProductionOrder) -> None:
-    """Fix the planned cost (at release). Replaces earlier planned figures."""
-    planned = _planned(order)
+def order_costs_plan(*, order: ProductionOrder, quantity: Decimal | None = None) -> None:
+    """Fix the planned cost (at release): of the order's quantity, or restated for
+    ``quantity`` (a campaign at close: for what it received, so that the variance compares
+    like with like). Replaces earlier planned figures."""
+    planned = _planned(order, quantity)
     OrderCost.objects.filter(order=order).delete()
     OrderCost.objects.bulk_create(
         OrderCost(order=order, category=category, cost_center_id=cc, planned=m(value))

@@ -6,12 +6,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.exceptions import InsufficientStock, StateConflict, ValidationFailed
+from config.fields import ZERO
 from inventory.enums import MovementType
 from inventory.models import StockPosting
 from inventory.services import DocumentRef, PostingLine, reservation_create, reservations_release, stock_post
 from planning.services import capacity_requirements_clear
 from production.enums import DOCUMENT_TYPE, Flushing, OperationStatus, OrderStatus, OrderType, PostingStatus
-from production.models import OrderComponent, ProductionOrder
+from production.models import OrderComponent, OrderReceived, ProductionOrder
 from production.selectors import Shortage, production_order_shortages
 from production.services.common import audit, ensure_transition, ensure_version, set_status
 from production.services.costs import order_costs_actualize, order_costs_plan
@@ -163,7 +164,9 @@ def production_order_close(
     *, order_id: int, user, reason: str = "", expected_version: int | None = None
 ) -> ProductionOrder:
     """Technically complete the order: release what is still reserved, fix actual costs and
-    variances, and refuse every further posting."""
+    variances, and refuse every further posting. This is how a campaign ends (it takes no
+    final confirmation): from in progress, with its planned cost restated for the quantity
+    it received."""
     order = _locked_order(order_id)
     ensure_version(order, expected_version)
     ensure_transition(order, OrderStatus.CLOSED)
@@ -180,7 +183,11 @@ def production_order_close(
         if order.actual_end is None:
             order.actual_end = timezone.now()
             order.save(update_fields=["actual_end"])
-        if order.status == OrderStatus.RELEASED and not order.costs.exists():
+        if order.is_campaign:
+            # A campaign has no final quantity: its plan is restated for what it produced.
+            received = OrderReceived.objects.filter(order=order).values_list("quantity", flat=True).first()
+            order_costs_plan(order=order, quantity=received or ZERO)
+        elif order.status == OrderStatus.RELEASED and not order.costs.exists():
             order_costs_plan(order=order)
         set_status(order, OrderStatus.CLOSED, user=user, reason=reason)
         order_costs_actualize(order=order, fix_variance=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -107,6 +107,9 @@ class OrderDraft:
     sales_order_line_id: int | None = None
     parent_id: int | None = None
     copy_structure: bool = True
+    is_campaign: bool = False
+    campaign_start: dt.date | None = None
+    campaign_end: dt.date | None = None
 
 
 @transaction.atomic
@@ -114,8 +117,8 @@ def production_order_create(
     *,
     item_id: int,
     quantity: Decimal,
-    due_date: dt.date,
     user,
+    due_date: dt.date | None = None,
     order_type: str | None = None,
     priority: int = 5,
     start_date: dt.date | None = None,
@@ -125,11 +128,18 @@ def production_order_create(
     sales_order_line_id: int | None = None,
     parent_id: int | None = None,
     copy_structure: bool = True,
+    is_campaign: bool = False,
+    campaign_start: dt.date | None = None,
+    campaign_end: dt.date | None = None,
 ) -> ProductionOrder:
     """Create a planned order and copy its structure: components from the BOM valid on the
     start date (phantoms exploded, scrap applied, scaled to the quantity) and operations
     from the routing; then schedule it. ETO orders start in engineering and may start empty
-    (``copy_structure=False``)."""
+    (``copy_structure=False``).
+
+    A campaign (``is_campaign``) runs from ``campaign_start`` to ``campaign_end``; its
+    quantity is the target for the whole period. It is due at the campaign's end and starts
+    (BOM date, forward schedule) at its start unless ``start_date`` says otherwise."""
     draft = OrderDraft(
         item_id=item_id,
         quantity=quantity,
@@ -143,8 +153,44 @@ def production_order_create(
         sales_order_line_id=sales_order_line_id,
         parent_id=parent_id,
         copy_structure=copy_structure,
+        is_campaign=is_campaign,
+        campaign_start=campaign_start,
+        campaign_end=campaign_end,
     )
     return production_orders_create_bulk(drafts=[draft], user=user)[0]
+
+
+def validate_campaign_period(is_campaign: bool, start: dt.date | None, end: dt.date | None) -> None:
+    """A campaign needs both ends of its period, start on or before end; any other order has
+    no period. The database checks the same (``production_order_campaign_period``)."""
+    period = (("campaign_start", start), ("campaign_end", end))
+    if not is_campaign:
+        given = {name: "only for campaign orders" for name, v in period if v}
+        if given:
+            raise ValidationFailed(
+                "A campaign period is given for an order that is not a campaign; set is_campaign.",
+                code="not_a_campaign",
+                fields=given,
+            )
+        return
+    missing = {name: "required for a campaign" for name, v in period if not v}
+    if missing:
+        raise ValidationFailed(
+            f"A campaign order needs {' and '.join(missing)}.", code="campaign_period_required", fields=missing
+        )
+    if start > end:
+        raise ValidationFailed(
+            f"The campaign ends ({end}) before it starts ({start}).",
+            code="invalid_campaign_period",
+            fields={"campaign_end": "must be on or after campaign_start"},
+        )
+
+
+def _with_campaign_dates(d: OrderDraft) -> OrderDraft:
+    """A campaign is due when it ends and starts (BOM date, forward schedule) when it starts."""
+    if not d.is_campaign:
+        return d
+    return replace(d, due_date=d.due_date or d.campaign_end, start_date=d.start_date or d.campaign_start)
 
 
 def _validate_drafts(drafts: Sequence[OrderDraft]) -> dict[int, Item]:
@@ -153,6 +199,15 @@ def _validate_drafts(drafts: Sequence[OrderDraft]) -> dict[int, Item]:
     known_cost_centers = set(CostCenter.objects.filter(pk__in=cost_centers).values_list("pk", flat=True))
     for d in drafts:
         _validate_quantity(d.quantity)
+        validate_campaign_period(d.is_campaign, d.campaign_start, d.campaign_end)
+        if d.is_campaign and d.due_date is not None and d.due_date != d.campaign_end:
+            raise ValidationFailed(
+                f"A campaign is due when it ends ({d.campaign_end}); leave due_date out or give the same date.",
+                code="campaign_due_date",
+                fields={"due_date": "must equal campaign_end"},
+            )
+        if d.due_date is None and not d.is_campaign:
+            raise ValidationFailed("due_date is required.", fields={"due_date": "required"})
         item = items.get(d.item_id)
         if item is None:
             raise ValidationFailed(f"Item {d.item_id} does not exist.", code="unknown_item", fields={"item": "unknown"})
@@ -214,6 +269,7 @@ def production_orders_create_bulk(*, drafts: Sequence[OrderDraft], user) -> list
     if not drafts:
         return []
     items = _validate_drafts(drafts)
+    drafts = [_with_campaign_dates(d) for d in drafts]
     known_locations, default_issue, default_receipt = _locations(drafts)
     today = timezone.localdate()
 
@@ -282,6 +338,9 @@ def production_orders_create_bulk(*, drafts: Sequence[OrderDraft], user) -> list
                     ),
                     sales_order_line_id=d.sales_order_line_id,
                     parent_id=d.parent_id,
+                    is_campaign=d.is_campaign,
+                    campaign_start=d.campaign_start,
+                    campaign_end=d.campaign_end,
                     created_by=user,
                 )
             )
@@ -340,14 +399,21 @@ def production_order_update(
     due_date: dt.date | None = None,
     priority: int | None = None,
     cost_center_id: int | None = None,
+    is_campaign: bool | None = None,
+    campaign_start: dt.date | None = None,
+    campaign_end: dt.date | None = None,
     reason: str = "",
 ) -> ProductionOrder:
     """Edit header fields. Quantity changes rescale the structure and are only allowed while
-    planned; due date and priority may change until the order is completed (reschedule)."""
+    planned; due date and priority may change until the order is completed (reschedule).
+    Campaign fields: see ``_campaign_update``."""
     order = _locked_order(order_id)
     ensure_version(order, expected_version)
     changed: list[str] = []
     with audit(user, "update", reason):
+        changed += _campaign_update(order, is_campaign, campaign_start, campaign_end, due_date)
+        if order.is_campaign:
+            due_date = None  # a campaign's due date is its end, set above
         if quantity is not None and q(quantity) != order.quantity:
             ensure_structure_editable(order)
             quantity = _validate_quantity(quantity)
@@ -378,9 +444,58 @@ def production_order_update(
         if changed:
             order.version += 1
             order.save(update_fields=[*changed, "version", "updated_at"])
-            if {"quantity", "due_date"} & set(changed):
+            if {"quantity", "due_date", "campaign_start"} & set(changed):
                 production_order_schedule(order=order)
     return order
+
+
+def _campaign_update(
+    order: ProductionOrder,
+    is_campaign: bool | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    due_date: dt.date | None,
+) -> list[str]:
+    """Apply campaign changes to a locked order; returns the changed fields. An order becomes
+    (or stops being) a campaign, and its campaign starts on another day, only while planned;
+    its end may move until it is closed (a campaign runs longer or ends early). A campaign is
+    due when it ends: a new due date of a campaign moves its end."""
+    from config.exceptions import StateConflict
+
+    new_is = order.is_campaign if is_campaign is None else bool(is_campaign)
+    if new_is and end is None and due_date is not None:
+        end = due_date
+    new_start = (start or order.campaign_start) if new_is else None
+    new_end = (end or order.campaign_end) if new_is else None
+    if (new_is, new_start, new_end) == (order.is_campaign, order.campaign_start, order.campaign_end):
+        return []
+    validate_campaign_period(new_is, new_start if new_is else start, new_end if new_is else end)
+    if new_is and due_date is not None and due_date != new_end:
+        raise ValidationFailed(
+            f"A campaign is due when it ends ({new_end}); move campaign_end instead.",
+            code="campaign_due_date",
+            fields={"due_date": "must equal campaign_end"},
+        )
+    changed = []
+    for name, value, editable in (
+        ("is_campaign", new_is, order.status == OrderStatus.PLANNED),
+        ("campaign_start", new_start, order.status == OrderStatus.PLANNED),
+        ("campaign_end", new_end, order.status not in (OrderStatus.CLOSED, OrderStatus.CANCELLED)),
+    ):
+        if value == getattr(order, name):
+            continue
+        if not editable:
+            raise StateConflict(
+                f"Order {order.number} is {OrderStatus(order.status).label.lower()}: {name} can no longer change.",
+                code="order_locked",
+                fields={name: f"cannot change once {OrderStatus(order.status).label.lower()}"},
+            )
+        setattr(order, name, value)
+        changed.append(name)
+    if new_is and order.due_date != new_end:
+        order.due_date = new_end
+        changed.append("due_date")
+    return changed
 
 
 def _ensure_open(order: ProductionOrder) -> None:
@@ -409,7 +524,10 @@ def production_order_reschedule(
     _ensure_open(order)
     with audit(user, "reschedule"):
         changed = ["version", "updated_at"]
-        if due_date is not None:
+        if order.is_campaign and due_date is not None:
+            # A campaign is due when it ends: rescheduling it moves its end.
+            changed += _campaign_update(order, None, None, due_date, None)
+        elif due_date is not None:
             order.due_date = due_date
             changed.append("due_date")
         order.version += 1

@@ -26,8 +26,8 @@ def _due_moment(day: dt.date) -> dt.datetime:
 
 
 def production_order_schedule(*, order: ProductionOrder, start: dt.datetime | None = None) -> None:
-    """Backward from the due date (or forward from ``start``), infinite capacity; never a
-    start in the past: a due date that cannot be met is recorded as ``late_by_minutes``.
+    """Backward from the due date (or forward from ``start``, or from a campaign's start),
+    infinite capacity; never a start in the past: a due date that cannot be met is recorded as ``late_by_minutes``.
     The order row must be locked by the caller."""
     production_orders_schedule(orders=[order], starts={order.pk: start} if start is not None else {})
 
@@ -66,6 +66,9 @@ def production_orders_schedule(*, orders: list[ProductionOrder], starts: dict[in
         ]
         due = _due_moment(order.due_date)
         start = starts.get(order.pk)
+        if start is None and order.is_campaign:
+            # A campaign runs from its start: forward, never backward from its end.
+            start = timezone.make_aware(dt.datetime.combine(order.campaign_start, dt.time.min))
         if start is not None:
             result = schedule_forward(operations=specs, start=max(start, now), work_centers=work_centers)
             late = result.end - due if result.end > due else None

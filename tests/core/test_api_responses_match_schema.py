@@ -8,6 +8,7 @@ each answer against the documented 200 response with a JSON Schema validator."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -51,9 +52,18 @@ def factory(db):
     )
     services.confirmations_post_pending()
 
+    campaign = services.production_order_create(
+        item_id=Item.objects.get(sku="FG-1000").pk,
+        quantity=Decimal(100),
+        user=planner,
+        is_campaign=True,
+        campaign_start=released.due_date,
+        campaign_end=released.due_date + dt.timedelta(days=30),
+    )
+
     run = planning_run_start(mode="regenerative", user=planner)
     planning_run_execute(run_id=run.pk)
-    return {"operation": first.pk, "item": Item.objects.get(sku="SA-100").pk}
+    return {"operation": first.pk, "item": Item.objects.get(sku="SA-100").pk, "campaign": campaign.pk}
 
 
 def test_every_get_answers_its_documented_response(factory):
@@ -67,6 +77,8 @@ def test_every_get_answers_its_documented_response(factory):
         "/api/v1/boms/where-used/": {"item": factory["item"]},
     }
 
+    ids = {"/api/v1/production-orders/{id}/campaign-report/": factory["campaign"]}
+
     checked, empty, mismatches = [], [], {}
     for path, path_item in schema["paths"].items():
         if "get" not in path_item:
@@ -77,7 +89,7 @@ def test_every_get_answers_its_documented_response(factory):
             if not listing["results"]:
                 empty.append(path)
                 continue
-            url = path.replace("{id}", str(listing["results"][0]["id"]))
+            url = path.replace("{id}", str(ids.get(path, listing["results"][0]["id"])))
         response = client.get(url, queries.get(path, {}))
         assert response.status_code == 200, (path, response.content[:300])
         try:
