@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, transaction
 
 from config.exceptions import NotFound, PreconditionFailed, StateConflict, ValidationFailed
-from inventory.enums import ItemType, Procurement, ReservationStatus
+from inventory.enums import ReservationStatus
 from inventory.models import Reservation, StockBalance
 from planning.models import CapacityRequirement
 from planning.mrp.snapshot import snapshot_load
@@ -21,31 +21,12 @@ from production import selectors, services
 from production.enums import OrderStatus
 from production.models import OrderCost, OrderMergeSource, OrderStatusChange, ProductionOrder
 from production.services import ConfirmationInput
-from tests.inventory.factories import BomFactory, BomLineFactory, ItemFactory
+from tests.inventory.factories import BomFactory, BomLineFactory
 from tests.inventory.helpers import assert_ledger_consistent, receive
 from tests.planning.factories import RoutingFactory, RoutingOperationFactory
 from tests.production.conftest import in_days
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def simple(plant):
-    """An item whose orders post nothing at release (no forward-flushed part): 2 P-BACK per
-    unit, backflushed at its one operation."""
-    item = ItemFactory(sku="SIMPLE", item_type=ItemType.FINISHED, procurement=Procurement.MAKE)
-    BomLineFactory(
-        bom=BomFactory(item=item),
-        component=plant.part_back,
-        quantity=Decimal(2),
-        flushing="backward",
-        operation_sequence=10,
-    )
-    routing = RoutingFactory(item=item)
-    RoutingOperationFactory(
-        routing=routing, sequence=10, work_center=plant.wc_a, setup_minutes=30, run_minutes_per_unit=6
-    )
-    return item
 
 
 def _order(item, planner, qty, days=30, **extra) -> ProductionOrder:
