@@ -33,14 +33,18 @@ def production_order_list() -> QuerySet[ProductionOrder]:
 
 
 def production_order_detail_qs() -> QuerySet[ProductionOrder]:
-    return production_order_list().prefetch_related(
-        Prefetch(
-            "components",
-            queryset=OrderComponent.objects.select_related("item", "item__uom", "issue_location"),
-        ),
-        Prefetch("operations", queryset=OrderOperation.objects.select_related("work_center")),
-        Prefetch("costs", queryset=OrderCost.objects.select_related("cost_center")),
-        "confirmations",
+    return (
+        production_order_list()
+        .select_related("merged_into", "split_from")
+        .prefetch_related(
+            Prefetch(
+                "components",
+                queryset=OrderComponent.objects.select_related("item", "item__uom", "issue_location"),
+            ),
+            Prefetch("operations", queryset=OrderOperation.objects.select_related("work_center")),
+            Prefetch("costs", queryset=OrderCost.objects.select_related("cost_center")),
+            "confirmations",
+        )
     )
 
 
