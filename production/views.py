@@ -241,7 +241,8 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "cost": sum((s.allocated_cost for s in merge_shares), Decimal(0)),
             },
             "split_orders": list(order.split_orders.order_by("pk").only("pk", "number", "quantity", "status")),
-            "split_form": SplitForm(initial={"version": order.version}),
+            # Its own ids: the edit dialog on the same page has a quantity field too.
+            "split_form": SplitForm(initial={"version": order.version}, auto_id="split-%s"),
             "edit_form": OrderEditForm(
                 initial={
                     "version": order.version,
