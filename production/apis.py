@@ -6,6 +6,7 @@ import re
 
 import django_filters
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -25,6 +26,7 @@ from production.serializers import (
     ComponentSerializer,
     CostSerializer,
     IssueSerializer,
+    MergeSerializer,
     OperationInputSerializer,
     OperationSerializer,
     OrderAuditSerializer,
@@ -36,6 +38,7 @@ from production.serializers import (
     ReasonSerializer,
     ReleaseSerializer,
     RescheduleSerializer,
+    SplitSerializer,
 )
 
 # The stock posting behind a manual issue names its arguments in errors
@@ -259,6 +262,59 @@ class ProductionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             order_id=int(pk), user=request.user, expected_version=_expected_version(request), **body.validated_data
         )
         return self._detail(int(pk))
+
+    @extend_schema(
+        request=MergeSerializer,
+        responses={200: ProductionOrderDetailSerializer, 412: STALE},
+        parameters=[IF_MATCH, ETAG],
+        description="Merge the named orders into this one. They must be for the same item, BOM version, "
+        "routing, order type and receipt location, all planned or all released, pegged alike (all to sales "
+        "lines or none), not ETO, and nothing may be posted on any of them. This order's quantity becomes the "
+        "sum, its due date the earliest, its priority the most urgent; each source becomes `merged` with "
+        "`merged_into` set, and `merge_sources` lists every share with its demand and the output and cost "
+        "allocated to it. `If-Match` is this order's ETag. Errors: 400 `self_merge`, `duplicate_source`, "
+        "`unknown_order`, `item_mismatch`, `bom_mismatch`, `routing_mismatch`, `order_type_mismatch`, "
+        "`location_mismatch`, `pegging_mismatch`, `eto_not_mergeable`; 409 `invalid_status`, `status_mismatch`, "
+        "`has_postings`; 412 `stale_version`.",
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def merge(self, request: Request, pk: str) -> Response:
+        body = MergeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.production_orders_merge(
+            target_id=int(pk),
+            source_ids=body.validated_data["source_orders"],
+            reason=body.validated_data["reason"],
+            user=request.user,
+            expected_version=_expected_version(request),
+        )
+        return self._detail(int(pk))
+
+    @extend_schema(
+        request=SplitSerializer,
+        responses={201: ProductionOrderDetailSerializer, 412: STALE},
+        parameters=[IF_MATCH],
+        description="Move `quantity` out of this order into a new order of the same item, BOM and routing, in "
+        "the same status (a copy of this order's structure, scaled; `split_from` points here; same sales "
+        "order line and parent). Answers 201 with the new order (its ETag, `Location` to it); this order's "
+        "quantity, components, reservations and schedule shrink accordingly. Only planned or released orders "
+        "with nothing posted can be split: an order in progress has issued material and confirmed work that "
+        "belong to it (close it short and plan anew instead). `If-Match` is this order's ETag. Errors: 400 "
+        "`invalid_quantity`, `quantity_too_large`; 409 `invalid_status`, `has_postings`, `merged_order`; "
+        "412 `stale_version`.",
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def split(self, request: Request, pk: str) -> Response:
+        body = SplitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        new = services.production_order_split(
+            order_id=int(pk), user=request.user, expected_version=_expected_version(request), **body.validated_data
+        )
+        response = self._detail(new.pk, status.HTTP_201_CREATED)
+        response["Location"] = reverse("production-order-detail", args=[new.pk])
+        return response
 
     @extend_schema(responses={200: OrderAvailabilitySerializer})
     @action(detail=True, methods=["get"])

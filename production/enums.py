@@ -8,22 +8,32 @@ class OrderStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     CLOSED = "closed", "Closed"
     CANCELLED = "cancelled", "Cancelled"
+    # Combined into another order (``merged_into``), which carries its quantity and demand.
+    MERGED = "merged", "Merged"
 
 
 # The status machine, as data: from -> the statuses it may move to.
 ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
-    OrderStatus.PLANNED: frozenset({OrderStatus.RELEASED, OrderStatus.CANCELLED}),
-    OrderStatus.RELEASED: frozenset({OrderStatus.IN_PROGRESS, OrderStatus.CANCELLED, OrderStatus.CLOSED}),
+    OrderStatus.PLANNED: frozenset({OrderStatus.RELEASED, OrderStatus.CANCELLED, OrderStatus.MERGED}),
+    OrderStatus.RELEASED: frozenset(
+        {OrderStatus.IN_PROGRESS, OrderStatus.CANCELLED, OrderStatus.CLOSED, OrderStatus.MERGED}
+    ),
     OrderStatus.IN_PROGRESS: frozenset({OrderStatus.COMPLETED, OrderStatus.CLOSED}),
     OrderStatus.COMPLETED: frozenset({OrderStatus.IN_PROGRESS, OrderStatus.CLOSED}),
     OrderStatus.CLOSED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.MERGED: frozenset(),
 }
 
 # What each status allows (the spec's status table).
 STRUCTURE_EDITABLE = frozenset({OrderStatus.PLANNED})
 POSTING_ALLOWED = frozenset({OrderStatus.RELEASED, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED})
 OPEN_STATUSES = frozenset({OrderStatus.PLANNED, OrderStatus.RELEASED, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED})
+# Orders that may be merged or split: nothing is posted on them yet (the services check that
+# too, under the lock).
+COMBINABLE_STATUSES = frozenset({OrderStatus.PLANNED, OrderStatus.RELEASED})
+# Read only: nothing changes any more.
+FINISHED_STATUSES = frozenset({OrderStatus.CLOSED, OrderStatus.CANCELLED, OrderStatus.MERGED})
 
 
 class OrderType(models.TextChoices):

@@ -96,3 +96,14 @@ class IssueForm(PageForm):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     component = forms.IntegerField(widget=forms.HiddenInput)
     quantity = forms.DecimalField(max_digits=18, decimal_places=4)
+
+
+class SplitForm(PageForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    quantity = forms.DecimalField(
+        label="Quantity to split off", max_digits=18, decimal_places=4, help_text="Moves into a new order."
+    )
+    due_date = forms.DateField(
+        label="Due date of the new order", widget=DateInput, required=False, help_text="Empty: as this order."
+    )
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

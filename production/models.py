@@ -59,6 +59,12 @@ class ProductionOrder(TimeStampedModel):
     # order line is referenced by id; the sales app enforces one order per line.
     sales_order_line_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    # Combining: a merged order points at the order that took it over (its quantity and its
+    # demand, ``OrderMergeSource``); a split-off order at the order it was split from.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_orders"
+    )
+    split_from = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="split_orders")
     # ETO orders start in engineering: the structure stays editable until approved.
     engineering_approved_at = models.DateTimeField(null=True, blank=True)
     released_with_shortages = models.BooleanField(default=False)
@@ -174,6 +180,32 @@ class OrderComponent(models.Model):
     @property
     def is_by_product(self) -> bool:
         return self.required_quantity < 0
+
+
+class OrderMergeSource(models.Model):
+    """One share of a merged order: the quantity an order brought into the merge, with the
+    demand it was made for (the sales order line it is pegged to, the parent order it
+    supplies) and its due date. A merge writes one row for the target's own quantity and
+    one per source; output received on the target is allocated to the shares in due-date
+    order, cost in proportion to quantity (``production.selectors.merge_allocation``)."""
+
+    target = models.ForeignKey(ProductionOrder, on_delete=models.PROTECT, related_name="merge_sources")
+    # The order whose quantity this is; the target itself for its own share. One share per
+    # order: a merged order is read only, so it is never merged twice.
+    source = models.OneToOneField(ProductionOrder, on_delete=models.PROTECT, related_name="merge_share")
+    quantity = QuantityField()
+    due_date = models.DateField()
+    sales_order_line_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    parent = models.ForeignKey(ProductionOrder, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    merged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["target_id", "due_date", "id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="order_merge_source_quantity_gt_0")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} → {self.target_id}: {self.quantity}"
 
 
 # What confirmations add up on their operation.

@@ -15,6 +15,8 @@ urlpatterns = [
     path("orders/<int:pk>/edit/", views.order_edit, name="order-edit"),
     path("orders/<int:pk>/reschedule/", views.order_reschedule, name="order-reschedule"),
     path("orders/<int:pk>/issue/", views.order_issue, name="order-issue"),
+    path("orders/<int:pk>/merge/", views.order_merge, name="order-merge"),
+    path("orders/<int:pk>/split/", views.order_split, name="order-split"),
     path(
         "orders/<int:pk>/confirmations/<int:confirmation_id>/reverse/",
         views.confirmation_reverse,

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import DateField, F, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import DateField, Exists, F, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ from inventory.models import Location, StockMovement
 from inventory.selectors import stock_cover
 from planning.models import WorkCenter
 from production.enums import DOCUMENT_TYPE, CostCategory, OrderStatus
-from production.models import Confirmation, OrderComponent, OrderCost, OrderOperation, ProductionOrder
+from production.models import Confirmation, OrderComponent, OrderCost, OrderOperation, OrderReceived, ProductionOrder
 
 CENT = Decimal(1).scaleb(-MONEY_PLACES)
 SIXTY = Decimal(60)
@@ -37,14 +37,18 @@ def production_order_list() -> QuerySet[ProductionOrder]:
 
 
 def production_order_detail_qs() -> QuerySet[ProductionOrder]:
-    return production_order_list().prefetch_related(
-        Prefetch(
-            "components",
-            queryset=OrderComponent.objects.select_related("item", "item__uom", "issue_location"),
-        ),
-        Prefetch("operations", queryset=OrderOperation.objects.select_related("work_center")),
-        Prefetch("costs", queryset=OrderCost.objects.select_related("cost_center")),
-        "confirmations",
+    return (
+        production_order_list()
+        .select_related("merged_into", "split_from")
+        .prefetch_related(
+            Prefetch(
+                "components",
+                queryset=OrderComponent.objects.select_related("item", "item__uom", "issue_location"),
+            ),
+            Prefetch("operations", queryset=OrderOperation.objects.select_related("work_center")),
+            Prefetch("costs", queryset=OrderCost.objects.select_related("cost_center")),
+            "confirmations",
+        )
     )
 
 
@@ -385,7 +389,7 @@ def production_order_costs(*, order: ProductionOrder) -> list[OrderCost]:
     at close, once it is closed or cancelled); variance as fixed at close. Uses the order's
     prefetched ``costs`` when there are any."""
     rows = sorted(order.costs.all(), key=lambda c: (c.category, c.cost_center_id or 0))
-    if order.status in (OrderStatus.PLANNED, OrderStatus.CLOSED, OrderStatus.CANCELLED):
+    if order.status in (OrderStatus.PLANNED, OrderStatus.CLOSED, OrderStatus.CANCELLED, OrderStatus.MERGED):
         return rows
     actual = production_order_actual_costs(order=order)
     by_key = {(c.category, c.cost_center_id): c for c in rows}
@@ -542,3 +546,186 @@ def _consumption(quantities: dict[int, Decimal], items: dict[int, tuple[str, str
         CampaignConsumption(item_id=item_id, sku=items[item_id][0], uom=items[item_id][1], quantity=quantity)
         for item_id, quantity in sorted(quantities.items(), key=lambda kv: items[kv[0]][0])
     ]
+
+
+# --------------------------------------------------------------------------- merge and split
+
+# Sales registers how a sales order line is named (production does not import sales):
+# a callable taking line ids and answering {line id: "SO-2026-000012/10"}.
+_sales_line_labels: list = []
+
+
+def register_sales_line_labels(describe) -> None:
+    if describe not in _sales_line_labels:
+        _sales_line_labels.append(describe)
+
+
+def sales_line_labels(line_ids: Iterable[int]) -> dict[int, str]:
+    ids = {i for i in line_ids if i is not None}
+    labels: dict[int, str] = {}
+    if ids:
+        for describe in _sales_line_labels:
+            labels.update(describe(ids))
+    return {i: labels.get(i, f"sales order line {i}") for i in ids}
+
+
+@dataclass(frozen=True)
+class MergeShareAllocation:
+    """One share of a merged order and what it gets of the order's output and cost."""
+
+    source_id: int
+    source_number: str
+    is_target: bool  # the target's own quantity
+    quantity: Decimal
+    due_date: object
+    sales_order_line_id: int | None
+    parent_id: int | None
+    demand: str  # what the quantity was made for, in words
+    allocated_output: Decimal  # received output allocated to it, in due-date order
+    allocated_cost: Decimal  # actual cost so far, in proportion to its quantity
+    planned_cost: Decimal
+
+    @property
+    def open_quantity(self) -> Decimal:
+        return self.quantity - self.allocated_output
+
+    @property
+    def covered(self) -> bool:
+        return self.allocated_output >= self.quantity
+
+
+def allocate_output(shares: list, received: Decimal) -> list[Decimal]:
+    """Received output to shares in their order (due date first): each takes what it needs
+    until the output runs out."""
+    left = max(received, ZERO)
+    out = []
+    for share in shares:
+        take = min(left, share.quantity)
+        out.append(take)
+        left -= take
+    return out
+
+
+def _prorate(total: Decimal, quantities: list[Decimal]) -> list[Decimal]:
+    """``total`` in proportion to ``quantities``, rounded to cents, the last taking the
+    rounding difference so the parts add up to the total exactly."""
+    whole = sum(quantities, ZERO)
+    if not quantities or whole <= 0:
+        return [ZERO for _ in quantities]
+    parts = [m(total * qty / whole) for qty in quantities[:-1]]
+    return [*parts, m(total) - sum(parts, ZERO)]
+
+
+def merge_allocation(*, order: ProductionOrder, costs: list[OrderCost] | None = None) -> list[MergeShareAllocation]:
+    """The shares of a merged order (the target's own and each merged order's), in due-date
+    order, with the received output allocated to them in that order and the actual and
+    planned cost in proportion to their quantity. For a merged (source) order, the shares
+    of the order it was merged into. Empty for an order that was never merged."""
+    from production.models import OrderMergeSource
+
+    target = order.merged_into if order.merged_into_id else order
+    shares = list(
+        OrderMergeSource.objects.filter(target_id=target.pk)
+        .select_related("source", "parent")
+        .order_by("due_date", "pk")
+    )
+    if not shares:
+        return []
+    received = OrderReceived.objects.filter(order_id=target.pk).values_list("quantity", flat=True).first() or ZERO
+    if costs is None or target.pk != order.pk:
+        costs = production_order_costs(order=target)
+    actual = sum((c.actual for c in costs if c.category != CostCategory.OUTPUT), ZERO)
+    planned = sum((c.planned for c in costs if c.category != CostCategory.OUTPUT), ZERO)
+    quantities = [s.quantity for s in shares]
+    labels = sales_line_labels(s.sales_order_line_id for s in shares)
+    rows = []
+    outputs = allocate_output(shares, received)
+    costs_actual, costs_planned = _prorate(actual, quantities), _prorate(planned, quantities)
+    for share, output, cost, plan in zip(shares, outputs, costs_actual, costs_planned, strict=True):
+        demands = []
+        if share.sales_order_line_id is not None:
+            demands.append(labels[share.sales_order_line_id])
+        if share.parent_id is not None:
+            demands.append(f"order {share.parent.number}")
+        rows.append(
+            MergeShareAllocation(
+                source_id=share.source_id,
+                source_number=share.source.number,
+                is_target=share.source_id == target.pk,
+                quantity=share.quantity,
+                due_date=share.due_date,
+                sales_order_line_id=share.sales_order_line_id,
+                parent_id=share.parent_id,
+                demand=", ".join(demands) or "stock",
+                allocated_output=output,
+                allocated_cost=cost,
+                planned_cost=plan,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ShareState:
+    """How far the share of an order in a merge is supplied, for the demand behind it."""
+
+    target_id: int
+    target_number: str
+    target_status: str
+    quantity: Decimal
+    allocated_output: Decimal
+
+
+def merge_share_states(*, order_ids: Iterable[int]) -> dict[int, ShareState]:
+    """Per order that is part of a merge (a merged order, or a merge target for its own
+    quantity): its share and the output allocated to it so far. One query, whatever the
+    number of orders."""
+    from production.models import OrderMergeSource
+
+    ids = list(set(order_ids))
+    if not ids:
+        return {}
+    by_target: dict[int, list] = defaultdict(list)
+    for share in (
+        OrderMergeSource.objects.filter(
+            target_id__in=OrderMergeSource.objects.filter(source_id__in=ids).values("target_id")
+        )
+        .select_related("target", "target__received")
+        .order_by("target_id", "due_date", "pk")
+    ):
+        by_target[share.target_id].append(share)
+    states = {}
+    for shares in by_target.values():
+        target = shares[0].target
+        for share, output in zip(shares, allocate_output(shares, target.received_quantity), strict=True):
+            states[share.source_id] = ShareState(target.pk, target.number, target.status, share.quantity, output)
+    return {k: v for k, v in states.items() if k in ids}
+
+
+def production_order_merge_candidates(*, order: ProductionOrder, limit: int = 100) -> QuerySet[ProductionOrder]:
+    """Orders that could be merged into ``order``, as far as their headers tell (the service
+    checks everything again under the lock, postings included): same item, BOM version,
+    routing, order type, receipt location and status, pegged alike; never ETO, never a campaign."""
+    from inventory.models import StockPosting
+    from production.enums import COMBINABLE_STATUSES, OrderType
+    from production.models import Confirmation
+
+    if order.status not in COMBINABLE_STATUSES or order.order_type == OrderType.ETO or order.is_campaign:
+        return ProductionOrder.objects.none()
+    return (
+        production_order_list()
+        .filter(
+            item_id=order.item_id,
+            bom_id=order.bom_id,
+            routing_id=order.routing_id,
+            order_type=order.order_type,
+            receipt_location_id=order.receipt_location_id,
+            status=order.status,
+            sales_order_line_id__isnull=order.sales_order_line_id is None,
+            is_campaign=False,
+        )
+        .exclude(pk=order.pk)
+        .exclude(Exists(Confirmation.objects.filter(order_id=OuterRef("pk"))))
+        .exclude(Exists(StockPosting.objects.filter(document_type=DOCUMENT_TYPE, document_id=OuterRef("pk"))))
+        .order_by("due_date", "pk")[:limit]
+    )

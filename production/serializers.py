@@ -17,7 +17,7 @@ from production.models import (
     OrderStatusChange,
     ProductionOrder,
 )
-from production.selectors import production_order_costs
+from production.selectors import merge_allocation, production_order_costs
 
 
 def Qty(**kwargs) -> serializers.DecimalField:
@@ -124,10 +124,30 @@ class ProductionOrderListSerializer(serializers.ModelSerializer):
             "is_campaign",
             "campaign_start",
             "campaign_end",
+            "merged_into",
+            "split_from",
             "version",
             "created_at",
         ]
         read_only_fields = fields
+
+
+class MergeShareSerializer(serializers.Serializer):
+    """One share of a merged order: an order's quantity and demand, and what it gets."""
+
+    order = serializers.IntegerField(source="source_id", help_text="The order whose quantity this is.")
+    order_number = serializers.CharField(source="source_number")
+    is_target = serializers.BooleanField(help_text="The merged order's own quantity.")
+    quantity = Qty()
+    due_date = serializers.DateField()
+    sales_order_line_id = serializers.IntegerField(allow_null=True)
+    parent = serializers.IntegerField(source="parent_id", allow_null=True)
+    demand = serializers.CharField(help_text="What the quantity was made for: a sales order line, an order, stock.")
+    allocated_output = Qty(help_text="Output received on the merged order allocated to it, earliest due first.")
+    allocated_cost = serializers.DecimalField(
+        max_digits=18, decimal_places=2, help_text="Actual cost so far in proportion to its quantity."
+    )
+    planned_cost = serializers.DecimalField(max_digits=18, decimal_places=2)
 
 
 class ProductionOrderDetailSerializer(ProductionOrderListSerializer):
@@ -138,6 +158,18 @@ class ProductionOrderDetailSerializer(ProductionOrderListSerializer):
     receipt_location_code = serializers.CharField(source="receipt_location.code", read_only=True)
 
     posting_summary = serializers.SerializerMethodField()
+    merge_sources = serializers.SerializerMethodField(
+        help_text="For a merged order (or one merged into another): every share with its demand, in due-date "
+        "order, and the output and cost allocated to it. Empty when the order was never merged."
+    )
+    split_orders = serializers.SerializerMethodField(help_text="Ids of the orders split off this one.")
+
+    @extend_schema_field(MergeShareSerializer(many=True))
+    def get_merge_sources(self, order) -> list:
+        return MergeShareSerializer(merge_allocation(order=order), many=True).data
+
+    def get_split_orders(self, order) -> list[int]:
+        return list(order.split_orders.order_by("pk").values_list("pk", flat=True))
 
     @extend_schema_field(CostSerializer(many=True))
     def get_costs(self, order) -> list:
@@ -169,6 +201,8 @@ class ProductionOrderDetailSerializer(ProductionOrderListSerializer):
             "components",
             "operations",
             "costs",
+            "merge_sources",
+            "split_orders",
         ]
         read_only_fields = fields
 
@@ -233,6 +267,23 @@ class ReleaseSerializer(ReasonSerializer):
 class RescheduleSerializer(serializers.Serializer):
     due_date = serializers.DateField(required=False)
     start = serializers.DateTimeField(required=False, help_text="Forward-schedule from this moment instead.")
+
+
+class MergeSerializer(serializers.Serializer):
+    source_orders = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        allow_empty=False,
+        max_length=50,
+        help_text="Ids of the orders to merge into this one: same item, BOM version, routing, order type and "
+        "receipt location, all planned or all released, nothing posted.",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class SplitSerializer(serializers.Serializer):
+    quantity = Qty(help_text="How much to move into the new order: more than 0, less than the order's quantity.")
+    due_date = serializers.DateField(required=False, help_text="Due date of the new order (default: the order's).")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class IssueLineSerializer(serializers.Serializer):

@@ -32,7 +32,7 @@ from config.pages import (
 from config.roles import user_roles
 from planning import selectors as planning_selectors
 from production import selectors, services
-from production.enums import ORDER_TRANSITIONS, OrderStatus, PostingStatus
+from production.enums import COMBINABLE_STATUSES, ORDER_TRANSITIONS, OrderStatus, OrderType, PostingStatus
 from production.forms import (
     SORTS,
     IssueForm,
@@ -41,6 +41,7 @@ from production.forms import (
     OrderFilterForm,
     ReleaseForm,
     RescheduleForm,
+    SplitForm,
 )
 from production.models import OrderOperation, ProductionOrder
 
@@ -57,7 +58,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     counts = dict(
         ProductionOrder.objects.values_list("status").annotate(n=Count("pk")).order_by().values_list("status", "n")
     )
-    by_status = [(value, label, counts.get(value, 0)) for value, label in OrderStatus.choices]
+    # Merged orders live on in the order they were merged into: not counted as orders.
+    by_status = [
+        (value, label, counts.get(value, 0)) for value, label in OrderStatus.choices if value != OrderStatus.MERGED
+    ]
     late = (
         selectors.production_order_list()
         .filter(late_by_minutes__isnull=False, status__in=[OrderStatus.PLANNED, OrderStatus.RELEASED, "in_progress"])
@@ -186,10 +190,14 @@ def order_create(request: HttpRequest) -> HttpResponse:
 # ------------------------------------------------------------------ detail
 
 
-def _actions(order: ProductionOrder) -> dict[str, bool]:
+def _actions(order: ProductionOrder, merge_shares: list) -> dict[str, bool]:
     """Which buttons the detail page shows; the services check again under the lock."""
     allowed = ORDER_TRANSITIONS[order.status]
+    combinable = order.status in COMBINABLE_STATUSES and not order.confirmations.all()
+    is_merge_target = any(share.source_id == order.pk for share in merge_shares)
     return {
+        "merge": combinable and order.order_type != OrderType.ETO,
+        "split": combinable and not is_merge_target,
         "release": OrderStatus.RELEASED in allowed,
         "close": OrderStatus.CLOSED in allowed,
         "cancel": OrderStatus.CANCELLED in allowed,
@@ -214,6 +222,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "planned": sum((c.planned for c in costs), Decimal(0)),
         "actual": sum((c.actual for c in costs), Decimal(0)),
     }
+    merge_shares = selectors.merge_allocation(order=order, costs=costs)
     return render(
         request,
         "production/order_detail.html",
@@ -228,7 +237,16 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 selectors.confirmation_list().filter(order=order).select_related("reversed_by").order_by("-id")[:100]
             ),
             "lots": _produced_lots(order),
-            "actions": _actions(order) if can_plan(request) else {},
+            "actions": _actions(order, merge_shares) if can_plan(request) else {},
+            "merge_shares": merge_shares,
+            "merge_totals": {
+                "quantity": sum((s.quantity for s in merge_shares), Decimal(0)),
+                "output": sum((s.allocated_output for s in merge_shares), Decimal(0)),
+                "cost": sum((s.allocated_cost for s in merge_shares), Decimal(0)),
+            },
+            "split_orders": list(order.split_orders.order_by("pk").only("pk", "number", "quantity", "status")),
+            # Its own ids: the edit dialog on the same page has a quantity field too.
+            "split_form": SplitForm(initial={"version": order.version}, auto_id="split-%s"),
             "edit_form": OrderEditForm(
                 initial={
                     "version": order.version,
@@ -419,6 +437,58 @@ def order_issue(request: HttpRequest, pk: int) -> HttpResponse:
         )
     else:
         messages.error(request, "Enter the quantity to issue.")
+    return _back(pk)
+
+
+@planner_required
+def order_merge(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the merge dialog's list of orders that could be merged into this one (loaded with
+    htmx when the dialog opens). POST: merge the ticked ones into it."""
+    order = get_object_or_404(ProductionOrder.objects.select_related("item"), pk=pk)
+    if request.method != "POST":
+        candidates = list(selectors.production_order_merge_candidates(order=order))
+        labels = selectors.sales_line_labels(c.sales_order_line_id for c in candidates)
+        for candidate in candidates:
+            candidate.demand = labels.get(candidate.sales_order_line_id, "stock")
+        return render(request, "production/_merge_candidates.html", {"order": order, "candidates": candidates})
+    raw = request.POST.getlist("source_orders")
+    source_ids = [int(value) for value in raw if value.strip().isdigit()]
+    if len(source_ids) != len(raw):
+        messages.error(request, "Choose the orders to merge from the list.")
+        return _back(pk)
+    run_service(
+        request,
+        services.production_orders_merge,
+        target_id=pk,
+        source_ids=source_ids,
+        expected_version=_posted_version(request),
+        reason=request.POST.get("reason", "").strip(),
+        success=f"Merged {len(source_ids)} order{'s' if len(source_ids) != 1 else ''} into {order.number}.",
+    )
+    return _back(pk)
+
+
+@require_POST
+@planner_required
+def order_split(request: HttpRequest, pk: int) -> HttpResponse:
+    form = SplitForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request,
+            "Enter the quantity to split off" + (" and a valid due date." if "due_date" in form.errors else "."),
+        )
+        return _back(pk)
+    ok, result = run_service(
+        request,
+        services.production_order_split,
+        order_id=pk,
+        quantity=form.cleaned_data["quantity"],
+        due_date=form.cleaned_data.get("due_date"),
+        expected_version=form.cleaned_data.get("version"),
+        reason=form.cleaned_data.get("reason", ""),
+    )
+    if ok:
+        messages.success(request, f"Split {form.cleaned_data['quantity'].normalize():f} off into {result.number}.")
     return _back(pk)
 
 

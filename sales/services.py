@@ -822,12 +822,25 @@ def _line_unwind(order: SalesOrder, line: SalesOrderLine, *, user, reason: str) 
     (children first), started ones are flagged for the planner, reservations released."""
     peggings = list(
         LinePegging.objects.filter(line=line, production_order__isnull=False)
-        .select_related("production_order")
+        .select_related("production_order", "production_order__merged_into")
         .order_by("-level", "path")
     )
+    # Orders split off a pegged order carry the line's demand too: cancelled with it.
+    pegged_ids = {p.production_order_id for p in peggings}
+    split_offs = list(
+        ProductionOrder.objects.filter(sales_order_line_id=line.pk, split_from__isnull=False)
+        .exclude(pk__in=pegged_ids)
+        .select_related("merged_into")
+        .order_by("-pk")
+    )
     flags = []
-    for pegging in peggings:
-        po = pegging.production_order
+    for po in [*split_offs, *(p.production_order for p in peggings)]:
+        if po.status == OrderStatus.MERGED:
+            flags.append(
+                f"{po.number} was merged into {po.merged_into.number}: reduce or cancel that order for this line's "
+                "share."
+            )
+            continue
         if po.status in _FINISHED:
             continue
         if po.status in _STARTED:

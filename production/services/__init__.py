@@ -1,5 +1,6 @@
 """Every write to production orders. Import from here: ``from production import services``."""
 
+from production.services.combining import production_order_split, production_orders_merge
 from production.services.confirmations import (
     ConfirmationInput,
     backflush_lines,
@@ -65,6 +66,8 @@ __all__ = [
     "production_order_operation_update",
     "production_order_release",
     "production_order_reschedule",
+    "production_order_split",
     "production_order_update",
     "production_orders_create_bulk",
+    "production_orders_merge",
 ]

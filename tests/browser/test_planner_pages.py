@@ -243,3 +243,49 @@ def test_planner_reverses_a_confirmation_giving_a_reason_in_a_dialog(page, plant
     assert reversal.posting_status == "posted"
     back_row = page.get_by_role("row", name="P-BACK")
     assert "8" in back_row.locator("td").nth(6).inner_text()  # reserved again: 2 per unit x 4
+
+
+def test_planner_merges_an_order_through_the_dialog_and_splits_one_off(page, plant, user_with_role):
+    # given two planned orders for the same item
+    user = user_with_role(Role.PLANNER)
+    target = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(4), due_date=in_days(20), user=user
+    )
+    source = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(2), due_date=in_days(10), user=user
+    )
+    login(page, user.username)
+
+    # when the planner opens the merge dialog, which loads the candidates, and merges one
+    page.goto(f"/production/orders/{target.pk}/")
+    page.get_by_role("button", name="Merge…").click()
+    page.get_by_label(source.number).check()
+    screenshot(page, "pages-order-merge-dialog")
+    page.get_by_role("button", name="Merge", exact=True).click()
+
+    # then the order carries both, and shows the merged order with its share
+    page.get_by_text(f"Merged 1 order into {target.number}.").wait_for()
+    panel = page.get_by_role("region", name="Merged orders")
+    assert source.number in panel.inner_text()
+    target.refresh_from_db()
+    assert target.quantity == Decimal(6)
+    screenshot(page, "pages-order-merged")
+
+    # when they split 1 off through the split dialog
+    page.goto(f"/production/orders/{source.pk}/")
+    assert "Merged into" in page.content()
+    page.goto(f"/production/orders/{target.pk}/")
+    assert page.get_by_role("button", name="Split…").count() == 0  # a merge target is not split
+    other = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(3), due_date=in_days(20), user=user
+    )
+    page.goto(f"/production/orders/{other.pk}/")
+    page.get_by_role("button", name="Split…").click()
+    page.get_by_label("Quantity to split off").fill("1")
+    page.get_by_role("button", name="Split", exact=True).click()
+
+    # then the new order is linked
+    new = ProductionOrder.objects.get(split_from=other)
+    page.get_by_text(f"Split 1 off into {new.number}.").wait_for()
+    other.refresh_from_db()
+    assert other.quantity == Decimal(2)

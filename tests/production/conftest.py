@@ -105,6 +105,25 @@ def plant(db, settings) -> Plant:
 
 
 @pytest.fixture
+def simple(plant):
+    """An item whose orders post nothing at release (no forward-flushed part): 2 P-BACK per
+    unit, backflushed at its one operation."""
+    item = ItemFactory(sku="SIMPLE", item_type=ItemType.FINISHED, procurement=Procurement.MAKE)
+    BomLineFactory(
+        bom=BomFactory(item=item),
+        component=plant.part_back,
+        quantity=Decimal(2),
+        flushing="backward",
+        operation_sequence=10,
+    )
+    routing = RoutingFactory(item=item)
+    RoutingOperationFactory(
+        routing=routing, sequence=10, work_center=plant.wc_a, setup_minutes=30, run_minutes_per_unit=6
+    )
+    return item
+
+
+@pytest.fixture
 def planner(user_with_role):
     return user_with_role(Role.PLANNER)
 
