@@ -336,6 +336,37 @@ def _ensure_whole_units(data: ConfirmationInput, order: ProductionOrder, unit: _
         )
 
 
+def _preceding_reporting_point(operation: OrderOperation, operations: list[OrderOperation]) -> OrderOperation | None:
+    """The nearest earlier reporting point: the operation whose confirmations backflush the
+    components before this operation's share (``operations`` sorted by sequence)."""
+    earlier = [op for op in operations if op.sequence < operation.sequence and op.reporting_point]
+    return earlier[-1] if earlier else None
+
+
+def _ensure_within_preceding_yield(
+    order: ProductionOrder, operation: OrderOperation, operations: list[OrderOperation], after: Decimal
+) -> None:
+    """A backflushing operation (a reporting point or the last) reports no more pieces (good
+    and scrap) than the reporting point before it has confirmed good: the pieces pass through
+    it first, and its confirmation is what writes off the material of the operations up to
+    it. Without this, confirming only the last operation would receive finished goods whose
+    earlier material was never consumed (nor traced in the lot genealogy)."""
+    if not (operation.reporting_point or operation is operations[-1]):
+        return
+    preceding = _preceding_reporting_point(operation, operations)
+    if preceding is None or after <= preceding.confirmed_good:
+        return
+    room = _fmt_quantity(max(preceding.confirmed_good - operation.confirmed_good - operation.confirmed_scrap, ZERO))
+    confirmed = _fmt_quantity(preceding.confirmed_good)
+    raise StateConflict(
+        f"Operation {operation.sequence} of {order.number} would report {_fmt_quantity(after)} pieces, but the "
+        f"reporting point before it, operation {preceding.sequence}, has confirmed {confirmed} good; confirm "
+        f"operation {preceding.sequence} first (its confirmation writes off the material up to it).",
+        code="exceeds_preceding_operation",
+        fields={"good_quantity": f"at most {room} (good + scrap) until operation {preceding.sequence} confirms more"},
+    )
+
+
 _OPERATION_CONFIRMED_FIELDS = (*OPERATION_CONFIRMED_TOTALS, "actual_start", "actual_end", "status")
 
 
@@ -369,6 +400,7 @@ def confirmation_create(*, data: ConfirmationInput, user, operator=None) -> Conf
         )
     before = operation.confirmed_good + operation.confirmed_scrap
     after = before + data.good_quantity + data.scrap_quantity
+    _ensure_within_preceding_yield(order, operation, operations, after)
     tolerance = Decimal(settings.CONFIRMATION_TOLERANCE_PERCENT)
     limit = order.quantity * (1 + tolerance / HUNDRED)
     # A campaign's quantity is a target for its period, not a limit.

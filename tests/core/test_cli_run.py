@@ -60,7 +60,11 @@ def test_run_serves_the_app_and_stops_cleanly_on_ctrl_c(tmp_path):
             time.sleep(0.5)
 
         os.killpg(cli.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
-        output, _ = cli.communicate(timeout=60)
+        try:
+            output, _ = cli.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(cli.pid, signal.SIGKILL)
+            pytest.fail("prodorders run did not stop within 60 s of Ctrl-C; its output:\n" + cli.communicate()[0])
     finally:
         if cli.poll() is None:
             os.killpg(cli.pid, signal.SIGKILL)

@@ -338,3 +338,48 @@ def test_whole_units_written_with_trailing_zeros_and_fractions_of_a_decimal_unit
     assert error.value.code == "too_many_decimals"
     first.refresh_from_db()
     assert first.confirmed_good == Decimal("2.125")
+
+
+@pytest.mark.django_db
+def test_a_backflushing_operation_reports_no_more_than_its_preceding_reporting_point_confirmed(
+    plant, planner, django_capture_on_commit_callbacks
+):
+    # given an order whose op 10 is a reporting point too (it writes off what op 10 uses)
+    plant.stock()
+    order = services.production_order_create(
+        item_id=plant.finished.pk, quantity=Decimal(5), due_date=in_days(30), user=planner
+    )
+    order.operations.filter(sequence=10).update(reporting_point=True)
+    services.production_order_release(order_id=order.pk, user=planner)
+    first, last = _ops(order)
+
+    # when the last operation is confirmed before op 10 has confirmed anything
+    with pytest.raises(StateConflict) as error:
+        services.confirmation_create(
+            data=ConfirmationInput(operation_id=last.pk, good_quantity=Decimal(2)), user=planner
+        )
+
+    # then it is refused, saying which operation must confirm first, and nothing is written
+    assert error.value.code == "exceeds_preceding_operation"
+    assert str(error.value) == (
+        f"Operation 20 of {order.number} would report 2 pieces, but the reporting point before it, operation 10, "
+        "has confirmed 0 good; confirm operation 10 first (its confirmation writes off the material up to it)."
+    )
+    assert not Confirmation.objects.filter(order=order).exists()
+
+    # and once op 10 has confirmed 3 good, op 20 takes up to 3 pieces, scrap included
+    with django_capture_on_commit_callbacks(execute=True):
+        services.confirmation_create(
+            data=ConfirmationInput(operation_id=first.pk, good_quantity=Decimal(3)), user=planner
+        )
+        services.confirmation_create(
+            data=ConfirmationInput(
+                operation_id=last.pk, good_quantity=Decimal(2), scrap_quantity=Decimal(1), scrap_reason="machine"
+            ),
+            user=planner,
+        )
+    with pytest.raises(StateConflict) as error:
+        services.confirmation_create(
+            data=ConfirmationInput(operation_id=last.pk, good_quantity=Decimal(1)), user=planner
+        )
+    assert error.value.fields == {"good_quantity": ["at most 0 (good + scrap) until operation 10 confirms more"]}
