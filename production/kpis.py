@@ -240,14 +240,14 @@ def kpis_get(
         )
     if (date_to - date_from).days >= MAX_PERIOD_DAYS:
         raise ValidationFailed(
-            f"The period may span at most {MAX_PERIOD_DAYS} days.",
+            f"date_to: the period from date_from may span at most {MAX_PERIOD_DAYS} days.",
             fields={"date_to": f"At most {MAX_PERIOD_DAYS} days after date_from."},
         )
     item = None
     if item_id is not None:
         item = Item.objects.filter(pk=item_id).first()
         if item is None:
-            raise ValidationFailed(f"Item {item_id} does not exist.", fields={"item": "Unknown item."})
+            raise ValidationFailed(f"item: no item has id {item_id}.", fields={"item": "Unknown item."})
     start = from_local(dt.datetime.combine(date_from, dt.time()))
     end = from_local(dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time()))
 
@@ -255,7 +255,8 @@ def kpis_get(
     centers = _work_centers(work_center_id, per_center)
     if work_center_id is not None and not centers:
         raise ValidationFailed(
-            f"Work center {work_center_id} does not exist.", fields={"work_center": "Unknown work center."}
+            f"work_center: no work center has id {work_center_id}.",
+            fields={"work_center": "Unknown work center."},
         )
     orders = _orders(item_id, work_center_id)
     completed = _completed_orders(orders, start, end)

@@ -72,7 +72,12 @@ class ProductionOrder(TimeStampedModel):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="production_order_quantity_gt_0"),
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=9), name="production_order_priority_1_9"),
         ]
-        indexes = [models.Index(fields=["status", "due_date"]), models.Index(fields=["item", "status"])]
+        indexes = [
+            models.Index(fields=["status", "due_date"]),
+            models.Index(fields=["item", "status"]),
+            # Orders completed in a period (production.kpis).
+            models.Index(fields=["actual_end"], name="production_order_end_idx", condition=Q(actual_end__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -231,6 +236,8 @@ class OrderStatusChange(models.Model):
 
     class Meta:
         ordering = ["order_id", "id"]
+        # Orders released or closed in a period (production.kpis).
+        indexes = [models.Index(fields=["to_status", "at"], name="status_change_to_at_idx")]
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '-'} → {self.to_status}"
