@@ -8,11 +8,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.fields import MONEY_PLACES
 from production.kpis import DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS, kpis_get
 
 RATIO = {"max_digits": 12, "decimal_places": 4}
 AMOUNT = {"max_digits": 20, "decimal_places": 4}
-MONEY = {"max_digits": 20, "decimal_places": 2}
+# Money as everywhere in the API: the stored places (``config.fields``).
+MONEY = {"max_digits": 20, "decimal_places": MONEY_PLACES}
+HOURS = {"max_digits": 20, "decimal_places": 2}
 
 
 class KpiQuerySerializer(serializers.Serializer):
@@ -81,12 +84,12 @@ class KpiWorkCenterSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="work_center.pk")
     code = serializers.CharField(source="work_center.code")
     name = serializers.CharField(source="work_center.name")
-    available_hours = serializers.DecimalField(**MONEY, help_text="Calendar hours × parallel units in the period.")
-    setup_hours = serializers.DecimalField(**MONEY)
-    run_hours = serializers.DecimalField(**MONEY, help_text="Per confirmation the longer of machine and labour time.")
-    occupied_hours = serializers.DecimalField(**MONEY, help_text="setup + run hours.")
+    available_hours = serializers.DecimalField(**HOURS, help_text="Calendar hours × parallel units in the period.")
+    setup_hours = serializers.DecimalField(**HOURS)
+    run_hours = serializers.DecimalField(**HOURS, help_text="Per confirmation the longer of machine and labour time.")
+    occupied_hours = serializers.DecimalField(**HOURS, help_text="setup + run hours.")
     standard_hours = serializers.DecimalField(
-        **MONEY, help_text="(good + scrap) × the operation's run minutes per unit."
+        **HOURS, help_text="(good + scrap) × the operation's run minutes per unit."
     )
     good = serializers.DecimalField(**AMOUNT)
     scrap = serializers.DecimalField(**AMOUNT)

@@ -38,17 +38,17 @@ def test_the_week_over_the_api(plant, planner, planner_api):
     assert body["lead_time"] == {"average_days": "3.5000", "median_days": "3.0000", "count": 3}
     wip = body["wip"]
     assert (wip["value"], wip["material"], wip["conversion"], wip["received"], wip["count"]) == (
-        "9.25",
-        "27.00",
-        "19.00",
-        "36.75",
+        "9.2500",
+        "27.0000",
+        "19.0000",
+        "36.7500",
         1,
     )
     assert body["cost_variance"] == {
-        "value": "-52.50",
+        "value": "-52.5000",
         "percent": "-30.00",
-        "planned": "175.00",
-        "actual": "122.50",
+        "planned": "175.0000",
+        "actual": "122.5000",
         "count": 1,
     }
     wc_a, wc_b = body["work_centers"]
