@@ -241,7 +241,7 @@ def kpis_get(
     if (date_to - date_from).days >= MAX_PERIOD_DAYS:
         raise ValidationFailed(
             f"date_to: the period from date_from may span at most {MAX_PERIOD_DAYS} days.",
-            fields={"date_to": f"At most {MAX_PERIOD_DAYS} days after date_from."},
+            fields={"date_to": f"The period spans at most {MAX_PERIOD_DAYS} days."},
         )
     item = None
     if item_id is not None:

@@ -110,7 +110,7 @@ def test_without_filters_the_last_30_days_show_dashes(plant, planner_client):
     ("params", "message"),
     [
         ({"date_from": "2025-03-09", "date_to": "2025-03-03"}, "Must not be after date_to."),
-        ({"date_from": "2020-01-01", "date_to": "2025-03-03"}, "At most 731 days"),
+        ({"date_from": "2020-01-01", "date_to": "2025-03-03"}, "The period spans at most 731 days."),
         ({"item": "NOPE"}, "No item has the SKU NOPE."),
         ({"work_center": "999999"}, "Select a valid choice."),
         ({"date_from": "yesterday"}, "Enter a valid date."),
