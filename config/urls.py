@@ -22,6 +22,7 @@ api_v1 = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", production_views.dashboard, name="home"),
+    path("kpis/", production_views.kpis, name="kpis"),
     path("healthz", views.healthz, name="healthz"),
     # Browsers (and pages that are not ours: admin, API docs, JSON) ask the root for it.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),

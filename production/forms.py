@@ -45,6 +45,32 @@ class OrderFilterForm(forms.Form):
     )
 
 
+class KpiFilterForm(PageForm):
+    """The KPI page's filters; ``kpis_get`` checks the period."""
+
+    date_from = forms.DateField(label="From", required=False, widget=DateInput)
+    date_to = forms.DateField(label="To", required=False, widget=DateInput)
+    item = forms.CharField(label="Item SKU", required=False)
+    work_center = forms.ModelChoiceField(
+        queryset=WorkCenter.objects.order_by("code"), required=False, empty_label="All"
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Each input names the message next to it, which htmx fills in place.
+        for name, field in self.fields.items():
+            field.widget.attrs["aria-describedby"] = f"id_{name}_error"
+
+    def clean_item(self) -> Item | None:
+        sku = self.cleaned_data["item"].strip()
+        if not sku:
+            return None
+        item = Item.objects.filter(sku__iexact=sku).first()
+        if item is None:
+            raise forms.ValidationError(f"No item has the SKU {sku}.")
+        return item
+
+
 class OrderCreateForm(PageForm):
     item = forms.ModelChoiceField(
         queryset=Item.objects.filter(is_active=True).order_by("sku"),

@@ -94,7 +94,12 @@ class ProductionOrder(TimeStampedModel):
                 name="production_order_campaign_period",
             ),
         ]
-        indexes = [models.Index(fields=["status", "due_date"]), models.Index(fields=["item", "status"])]
+        indexes = [
+            models.Index(fields=["status", "due_date"]),
+            models.Index(fields=["item", "status"]),
+            # Orders completed in a period (production.kpis).
+            models.Index(fields=["actual_end"], name="production_order_end_idx", condition=Q(actual_end__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -288,6 +293,8 @@ class OrderStatusChange(models.Model):
 
     class Meta:
         ordering = ["order_id", "id"]
+        # Orders released or closed in a period (production.kpis).
+        indexes = [models.Index(fields=["to_status", "at"], name="status_change_to_at_idx")]
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '-'} → {self.to_status}"

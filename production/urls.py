@@ -1,7 +1,9 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from production.apis import ProductionOrderViewSet
 from production.apis_confirmations import ConfirmationViewSet, PostingErrorViewSet
+from production.apis_kpis import kpis
 from production.apis_planning import PlannedOrderViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -12,4 +14,4 @@ router.register("production-orders", ProductionOrderViewSet, basename="productio
 router.register("posting-errors", PostingErrorViewSet, basename="posting-error")
 router.register("planned-orders", PlannedOrderViewSet, basename="planned-order")
 
-urlpatterns = router.urls
+urlpatterns = [*router.urls, path("kpis/", kpis, name="kpis")]

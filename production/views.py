@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from config.exceptions import DomainError
 from config.pages import (
     OFFICE_ROLES,
+    attach_domain_error,
     can_plan,
     office_required,
     paginate,
@@ -36,6 +37,7 @@ from production.enums import COMBINABLE_STATUSES, ORDER_TRANSITIONS, OrderStatus
 from production.forms import (
     SORTS,
     IssueForm,
+    KpiFilterForm,
     OrderCreateForm,
     OrderEditForm,
     OrderFilterForm,
@@ -43,6 +45,7 @@ from production.forms import (
     RescheduleForm,
     SplitForm,
 )
+from production.kpis import kpis_default_period, kpis_get
 from production.models import OrderOperation, ProductionOrder
 
 # Rows of the dashboard's load table (the capacity page has them all); their load is read in a
@@ -89,6 +92,32 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "today": today,
         },
     )
+
+
+@office_required
+def kpis(request: HttpRequest) -> HttpResponse:
+    """KPIs for a period, an item and a work center. The filter form reloads the results in
+    place (htmx; the form itself stays, so nothing typed into it is lost) and pushes the URL,
+    so a filtered view can be bookmarked and shared."""
+    data = request.GET.copy()
+    if "date_from" not in data and "date_to" not in data:
+        default_from, default_to = kpis_default_period()
+        data["date_from"], data["date_to"] = default_from.isoformat(), default_to.isoformat()
+    form = KpiFilterForm(data)
+    result = None
+    if form.is_valid():
+        item, work_center = form.cleaned_data["item"], form.cleaned_data["work_center"]
+        try:
+            result = kpis_get(
+                date_from=form.cleaned_data["date_from"],
+                date_to=form.cleaned_data["date_to"],
+                item_id=item.pk if item else None,
+                work_center_id=work_center.pk if work_center else None,
+            )
+        except DomainError as exc:
+            attach_domain_error(form, exc)
+    template = "production/_kpi_results.html" if request.htmx else "production/kpis.html"
+    return render(request, template, {"form": form, "kpis": result})
 
 
 def _pct(part: Decimal, whole: Decimal) -> int:

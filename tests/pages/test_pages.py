@@ -21,6 +21,7 @@ PAGES = [
     "/planning/work-centers/",
     "/planning/routings/",
     "/inventory/items/",
+    "/kpis/",
 ]
 
 
