@@ -39,17 +39,16 @@ def factory(db):
     )
     services.confirmation_post(confirmation_id=posted.pk)
 
-    # An order far beyond the stock, released anyway: its last operation backflushes what is not there.
+    # An order far beyond the stock, released anyway: its operations (in turn, as a backflushing
+    # one reports no more than the one before it confirmed) backflush what is not there.
     order = services.production_order_create(
         item_id=Item.objects.get(sku="FG-2000").pk, quantity=Decimal(500), due_date=released.due_date, user=planner
     )
     services.production_order_release(order_id=order.pk, user=planner, reason="test", force=True)
-    services.confirmation_create(
-        data=services.ConfirmationInput(
-            operation_id=order.operations.order_by("-sequence").first().pk, good_quantity=Decimal(500)
-        ),
-        user=planner,
-    )
+    for operation in order.operations.order_by("sequence"):
+        services.confirmation_create(
+            data=services.ConfirmationInput(operation_id=operation.pk, good_quantity=Decimal(500)), user=planner
+        )
     services.confirmations_post_pending()
 
     campaign = services.production_order_create(
