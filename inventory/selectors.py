@@ -102,6 +102,33 @@ def stock_cover(*, pairs: Iterable[tuple[int, int]]) -> StockCover:
     return StockCover(reservations=reservations, free=left)
 
 
+def back_oldest_first(on_hand: Decimal, claims: Iterable[tuple[int, Decimal]]) -> tuple[dict[int, Decimal], Decimal]:
+    """How far ``on_hand`` at one (item, location) backs open reservations ``claims`` ((id,
+    open quantity)): oldest (lowest id) first, as ``stock_cover`` counts it. Returns ({id: the
+    part stock backs}, what no claim takes). The ledger checks a posting with the same rule."""
+    left = max(on_hand, ZERO)
+    backed = {}
+    for pk, quantity in sorted(claims):
+        backed[pk] = min(max(quantity, ZERO), left)
+        left -= backed[pk]
+    return backed, left
+
+
+def stock_available_to(
+    *, pairs: Iterable[tuple[int, int]], reservation_ids: Iterable[int]
+) -> dict[tuple[int, int], Decimal]:
+    """What a document holding the open reservations ``reservation_ids`` may take at each
+    (item, location): its reservations as far as stock backs them (``stock_cover``) and what
+    no reservation claims. The figure the ledger checks an issue against; two queries."""
+    own = set(reservation_ids)
+    cover = stock_cover(pairs=pairs)
+    available = dict(cover.free)
+    for r in cover.reservations:
+        if r.reservation_id in own:
+            available[(r.item_id, r.location_id)] += r.on_hand
+    return available
+
+
 @dataclass(frozen=True)
 class Discrepancy:
     item_id: int

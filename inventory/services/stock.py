@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from config.db import (
@@ -46,6 +47,7 @@ from inventory.models import (
     StockPosting,
     UnitOfMeasure,
 )
+from inventory.selectors import back_oldest_first
 
 QTY_QUANT = Decimal("0.0001")
 
@@ -255,6 +257,8 @@ class _Batch:
         self.changed_balances: set[BalanceKey] = set()
         self.changed_reservations: set[int] = set()
         self._journal: list[tuple[Any, str, Any]] = []
+        # Open reservations per (item, location) as the batch found them (read when needed).
+        self.claims: dict[tuple[int, int], dict[int, Decimal]] = {}
 
     def remember(self, obj, *attrs: str) -> None:
         """Journal the values of ``attrs`` of ``obj`` before a change."""
@@ -277,80 +281,152 @@ def _tag(exc: DomainError, index: int) -> DomainError:
     return exc
 
 
-def _pick_lots(line: PostingLine, batch: _Batch) -> list[PostingLine]:
+def _pick_lots(line: PostingLine, request: _Request, batch: _Batch, picked: dict[int, Decimal]) -> list[PostingLine]:
     """FEFO split of a lot-tracked issue that names no lot, on the locked balances: first
-    expiry first (no expiry last), then lot id."""
-    item = batch.items[line.item_id]
+    expiry first (no expiry last), then lot id. ``picked``: what earlier lines of the posting
+    took per lot (updated), so that two lines of one item never pick the same stock."""
     quantity = -Decimal(line.quantity)
     rows = sorted(
-        (b for b in batch.by_pair.get((line.item_id, line.location_id), ()) if b.lot_id and b.on_hand > 0),
+        (
+            b
+            for b in batch.by_pair.get((line.item_id, line.location_id), ())
+            if b.lot_id and b.on_hand - picked.get(b.lot_id, ZERO) > 0
+        ),
         key=lambda b: (batch.lots[b.lot_id].expiry_date is None, batch.lots[b.lot_id].expiry_date, b.lot_id),
     )
     remaining, picks = quantity, []
     for balance in rows:
         if remaining <= 0:
             break
-        take = min(balance.on_hand, remaining)
+        take = min(balance.on_hand - picked.get(balance.lot_id, ZERO), remaining)
         picks.append(replace(line, quantity=-take, lot_id=balance.lot_id, pick_lots=False))
+        picked[balance.lot_id] = picked.get(balance.lot_id, ZERO) + take
         remaining -= take
     if remaining > 0:
-        location = batch.locations[line.location_id]
-        available = quantity - remaining
-        raise InsufficientStock(
-            f"Insufficient stock of {item.sku} at {location.code}: needed {_fmt(quantity)}, "
-            f"available {_fmt(available)} in lots.",
-            fields={
-                "item": item.sku,
-                "location": location.code,
-                "needed": _fmt(quantity),
-                "available": _fmt(available),
-            },
-        )
+        pair = (line.item_id, line.location_id)
+        own = {ln.line.reservation_id: ZERO for ln in request.lines if ln.line.reservation_id}
+        own = {pk: q for pk, q in own.items() if pk in batch.reservations and _at(batch.reservations[pk], pair)}
+        needed = -sum((Decimal(ln.line.quantity) for ln in request.lines if _takes_from(ln.line, pair)), ZERO)
+        raise _short(pair, needed=needed, available=_may_take(pair, own, batch), batch=batch)
     return picks
+
+
+def _takes_from(line: PostingLine, pair: tuple[int, int]) -> bool:
+    return (line.item_id, line.location_id) == pair and Decimal(line.quantity) < 0
 
 
 def _resolve(request: _Request, batch: _Batch) -> list[_Line]:
     resolved: list[_Line] = []
+    picked: dict[int, Decimal] = {}
     for ln in request.lines:
         if ln.line.pick_lots and batch.items[ln.line.item_id].lot_tracked:
-            resolved.extend(_Line(line=pick) for pick in _pick_lots(ln.line, batch))
+            resolved.extend(_Line(line=pick) for pick in _pick_lots(ln.line, request, batch, picked))
         else:
             resolved.append(ln)
     return resolved
 
 
-def _ensure_reservations_respected(*, outgoing, on_hand_delta, reserved_delta, batch: _Batch) -> None:
+def _claims(pair: tuple[int, int], batch: _Batch) -> dict[int, Decimal]:
+    """The open reservations at ``pair`` now, {id: open quantity}: as the batch found them
+    (one query per pair and batch, only when a check needs them), with the batch's own
+    changes of the reservations it locked. The balance rows of the pair are locked, and every
+    change of a reservation changes them too, so none changes meanwhile."""
+    found = batch.claims.get(pair)
+    if found is None:
+        found = dict(
+            Reservation.objects.filter(item_id=pair[0], location_id=pair[1], status=ReservationStatus.OPEN)
+            .annotate(open=F("quantity") - F("consumed_quantity"))
+            .values_list("pk", "open")
+        )
+        batch.claims[pair] = found
+    claims = dict(found)
+    for res in batch.reservations.values():
+        if _at(res, pair):
+            claims[res.pk] = _open(res)
+    return claims
+
+
+def _open(reservation: Reservation) -> Decimal:
+    """What a reservation still claims (as the batch has it)."""
+    if reservation.status != ReservationStatus.OPEN:
+        return ZERO
+    return reservation.quantity - reservation.consumed_quantity
+
+
+def _may_take(
+    pair: tuple[int, int], own: dict[int, Decimal], batch: _Batch, *, on_hand_change=ZERO, available_change=ZERO
+) -> Decimal:
+    """What a posting may take at ``pair`` before it applies its changes (``on_hand_change``,
+    ``available_change``: what it changed there already): what no reservation claims, and the
+    reservations it consumes (``own``: {id: what it consumed of it}) as far as stock backs
+    them, oldest claim first (``inventory.selectors.back_oldest_first``, as ``stock_cover``
+    counts). When nothing is over-reserved every claim is backed and nothing is read."""
+    rows = batch.by_pair[pair]
+    available = sum((b.on_hand - b.reserved for b in rows), ZERO) - available_change
+    free = max(available, ZERO)
+    if not own:
+        return free
+    before = {pk: _open(batch.reservations[pk]) + consumed for pk, consumed in own.items()}
+    if available >= 0:
+        return free + sum(before.values(), ZERO)
+    on_hand = sum((b.on_hand for b in rows), ZERO) - on_hand_change
+    backed, _ = back_oldest_first(on_hand, {**_claims(pair, batch), **before}.items())
+    return free + sum((backed[pk] for pk in own), ZERO)
+
+
+def _at(reservation: Reservation, pair: tuple[int, int]) -> bool:
+    return (reservation.item_id, reservation.location_id) == pair
+
+
+def _short(
+    pair: tuple[int, int], *, needed: Decimal, available: Decimal, batch: _Batch, on_hand_change=ZERO
+) -> InsufficientStock:
+    """The refusal of a posting that needs more of an item at a location than it may take
+    (``available``, what ``_may_take`` says; ``on_hand_change``: what it changed there already)."""
+    item, location = batch.items[pair[0]], batch.locations[pair[1]]
+    on_hand = sum((b.on_hand for b in batch.by_pair[pair]), ZERO) - on_hand_change
+    reserved = "; the rest is reserved for other documents" if on_hand >= needed else ""
+    return InsufficientStock(
+        f"Insufficient stock of {item.sku} at {location.code}: needed {_fmt(needed)}, available "
+        f"{_fmt(available)}{reserved}.",
+        fields={
+            "item": item.sku,
+            "location": location.code,
+            "needed": _fmt(needed),
+            "available": _fmt(available),
+        },
+    )
+
+
+def _ensure_reservations_respected(*, outgoing, on_hand_delta, reserved_delta, consumed, batch: _Batch) -> None:
     """Refuse a posting that takes stock another document has reserved: per (item,
-    location), available (on hand − reserved, over all lots) must not drop below zero
-    because of it. Consuming one's own reservation leaves available unchanged and is always
-    allowed; so is anything at a location that allows negative stock."""
+    location), over all lots, it may take what no reservation claims and the reservations it
+    consumes (``consumed``: {id: quantity}) as far as stock backs them, oldest claim first.
+    When available (on hand − reserved) stays ≥ 0 that always holds; consuming one's own
+    reservation leaves available unchanged, but a reservation forced beyond the stock may
+    not take what backs an older one. Anything goes at a location that allows negative stock."""
+    on_hand_change: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
     change: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
-    taken: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
     for key, delta in on_hand_delta.items():
+        on_hand_change[key[:2]] += delta
         change[key[:2]] += delta
-        if delta < 0:
-            taken[key[:2]] -= delta
     for key, delta in reserved_delta.items():
         change[key[:2]] -= delta
-    for item_id, location_id in sorted(outgoing):
-        location = batch.locations[location_id]
-        if location.allow_negative:
+    for pair in sorted(outgoing):
+        if batch.locations[pair[1]].allow_negative:
             continue
-        pair = (item_id, location_id)
-        after = sum((b.on_hand - b.reserved for b in batch.by_pair[pair]), ZERO)
-        before = after - change[pair]
-        if after < 0 and change[pair] < 0:
-            item = batch.items[item_id]
-            needed = taken[pair]
-            raise InsufficientStock(
-                f"Insufficient stock of {item.sku} at {location.code}: needed {_fmt(needed)}, available "
-                f"{_fmt(max(before, ZERO))}; the rest is reserved for other documents.",
-                fields={
-                    "item": item.sku,
-                    "location": location.code,
-                    "needed": _fmt(needed),
-                    "available": _fmt(max(before, ZERO)),
-                },
+        if sum((b.on_hand - b.reserved for b in batch.by_pair[pair]), ZERO) >= 0:
+            continue  # the common case: every claim is still backed, nothing to read
+        own = {pk: quantity for pk, quantity in consumed.items() if _at(batch.reservations[pk], pair)}
+        available = _may_take(pair, own, batch, on_hand_change=on_hand_change[pair], available_change=change[pair])
+        # Beyond what is free, it takes only its own reservations' backed stock.
+        if -on_hand_change[pair] > available:
+            raise _short(
+                pair,
+                needed=-on_hand_change[pair],
+                available=available,
+                batch=batch,
+                on_hand_change=on_hand_change[pair],
             )
 
 
@@ -359,6 +435,7 @@ def _apply(request: _Request, lines: list[_Line], batch: _Batch, now) -> None:
     nothing is written here."""
     on_hand_delta: dict[BalanceKey, Decimal] = defaultdict(lambda: ZERO)
     reserved_delta: dict[BalanceKey, Decimal] = defaultdict(lambda: ZERO)
+    consumed: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for index, ln in enumerate(ln.line for ln in lines):
         on_hand_delta[(ln.item_id, ln.location_id, ln.lot_id)] += Decimal(ln.quantity)
         if not ln.reservation_id:
@@ -385,6 +462,7 @@ def _apply(request: _Request, lines: list[_Line], batch: _Batch, now) -> None:
         res.updated_at = now  # bulk updates skip auto_now
         batch.changed_reservations.add(res.pk)
         reserved_delta[(res.item_id, res.location_id, res.lot_id)] -= consume
+        consumed[res.pk] += consume
     if request.reserve_again:
         _reserve_again(request, batch, now, on_hand_delta, reserved_delta)
 
@@ -393,8 +471,14 @@ def _apply(request: _Request, lines: list[_Line], batch: _Batch, now) -> None:
         new_on_hand = balance.on_hand + delta
         location = batch.locations[key[1]]
         if delta < 0 and new_on_hand < 0 and not location.allow_negative:
+            if not key[2]:
+                # No lot: the stock of the (item, location), as what the posting may take.
+                pair = key[:2]
+                own = {pk: q for pk, q in consumed.items() if _at(batch.reservations[pk], pair)}
+                needed = -sum((d for k, d in on_hand_delta.items() if k[:2] == pair and d < 0), ZERO)
+                raise _short(pair, needed=needed, available=_may_take(pair, own, batch), batch=batch)
             item = batch.items[key[0]]
-            lot = batch.lots.get(key[2]) if key[2] else None
+            lot = batch.lots.get(key[2])
             at = f"{location.code}" + (f" lot {lot.lot_number}" if lot else "")
             raise InsufficientStock(
                 f"Insufficient stock of {item.sku} at {at}: needed {_fmt(-delta)}, available {_fmt(balance.on_hand)}.",
@@ -415,6 +499,7 @@ def _apply(request: _Request, lines: list[_Line], batch: _Batch, now) -> None:
         outgoing={k[:2] for k, d in on_hand_delta.items() if d < 0},
         on_hand_delta=on_hand_delta,
         reserved_delta=reserved_delta,
+        consumed=consumed,
         batch=batch,
     )
     batch.changed_balances.update(on_hand_delta)

@@ -711,62 +711,70 @@ def _output_lots(confirmations, orders, components) -> dict[tuple[int, str], int
 def _posting_error(error, confirmation, components) -> dict:
     """What a refused posting records: the ledger's refusal and, for a shortage, every
     component that is short (the ledger stops at the first), so the planner sees all that
-    must arrive before the posting can go through."""
+    must arrive before the posting can go through. Message, fields and list give the same
+    figures: what the posting needs and what it may take, as the ledger counts it."""
     recorded = error.as_dict()
     if error.code == "insufficient_stock":
-        recorded["shortages"] = _shortages(confirmation.payload, components) or [dict(error.fields)]
-        if len(recorded["shortages"]) > 1:
+        shortages = _shortages(confirmation.payload, components)
+        if not shortages:
+            return {**recorded, "shortages": [{k: v[0] for k, v in error.fields.items()}]}
+        recorded["shortages"] = shortages
+        if len(shortages) == 1:
+            [s] = shortages
+            recorded["message"] = (
+                f"Insufficient stock of {s['item']} at {s['location']}: needed {s['needed']}, available "
+                f"{s['available']} (short {s['short']})."
+            )
+        else:
             recorded["message"] = (
                 "Insufficient stock: "
                 + "; ".join(
-                    f"{s['item']} at {s['location']} needed {s['needed']}, available {s['available']}"
-                    for s in recorded["shortages"]
+                    f"{s['item']} at {s['location']} needed {s['needed']}, available {s['available']} "
+                    f"(short {s['short']})"
+                    for s in shortages
                 )
                 + "."
             )
+        ledger = (error.fields.get("item"), error.fields.get("location"))
+        first = next((s for s in shortages if ([s["item"]], [s["location"]]) == ledger), shortages[0])
+        recorded["fields"] = {key: [first[key]] for key in ("item", "location", "needed", "available", "short")}
     return recorded
 
 
-def _shortages(payload: dict, components: dict) -> list[dict]:
-    """Per item and location, what this posting's backflush needs against what it may take:
-    on hand less what is reserved for other documents, as the ledger counts it. Read after the
-    batch's postings were written, in the batch's transaction; only for a refused posting."""
-    from inventory.enums import ReservationStatus
-    from inventory.models import Location, Reservation, StockBalance
-
+def _backflush_needs(payload: dict, components: dict) -> tuple[dict[tuple[int, int], Decimal], set[int]]:
+    """What a posting's backflush takes per (item, location), and the reservations it
+    consumes (its components')."""
     needed: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    own_reservations: dict[tuple[int, int], set[int]] = defaultdict(set)
+    reservations = set()
     for line in payload["backflush"]:
         quantity = Decimal(line["quantity"])
         if quantity <= 0:
             continue
-        key = (line["item_id"], line["location_id"])
-        needed[key] += quantity
+        needed[(line["item_id"], line["location_id"])] += quantity
         reservation_id = components[line["component_id"]].reservation_id
         if reservation_id:
-            own_reservations[key].add(reservation_id)
+            reservations.add(reservation_id)
+    return needed, reservations
+
+
+def _shortages(payload: dict, components: dict) -> list[dict]:
+    """Per item and location, what this posting's backflush needs against what it may take,
+    as the ledger counts it: its own reservations as far as stock backs them (oldest claim
+    first) and what no reservation claims (``stock_available_to``). Read after the batch's
+    postings were written, in the batch's transaction; only for a refused posting."""
+    from inventory.models import Location
+    from inventory.selectors import stock_available_to
+
+    needed, reservations = _backflush_needs(payload, components)
     if not needed:
         return []
-    items = {i for i, _ in needed}
+    available_to = stock_available_to(pairs=needed, reservation_ids=reservations)
     locations = Location.objects.in_bulk({loc for _, loc in needed})
-    stock: dict[tuple[int, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for item_id, location_id, on_hand, reserved in StockBalance.objects.filter(
-        item_id__in=items, location_id__in=locations
-    ).values_list("item_id", "location_id", "on_hand", "reserved"):
-        stock[(item_id, location_id)][0] += on_hand
-        stock[(item_id, location_id)][1] += reserved
-    own_open: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    reservation_keys = {r: key for key, ids in own_reservations.items() for r in ids}
-    for pk, quantity, consumed in Reservation.objects.filter(
-        pk__in=reservation_keys, status=ReservationStatus.OPEN
-    ).values_list("pk", "quantity", "consumed_quantity"):
-        own_open[reservation_keys[pk]] += max(quantity - consumed, ZERO)
-    skus = dict(Item.objects.filter(pk__in=items).values_list("pk", "sku"))
+    skus = dict(Item.objects.filter(pk__in={i for i, _ in needed}).values_list("pk", "sku"))
     shortages = []
     for (item_id, location_id), quantity in sorted(needed.items(), key=lambda kv: (skus[kv[0][0]], kv[0][1])):
         location = locations[location_id]
-        on_hand, reserved = stock[(item_id, location_id)]
-        available = max(on_hand - max(reserved - own_open[(item_id, location_id)], ZERO), ZERO)
+        available = available_to[(item_id, location_id)]
         if available < quantity and not location.allow_negative:
             shortages.append(
                 {
@@ -975,7 +983,11 @@ def posting_outbox_sweep(*, older_than_seconds: int | None = None, batch: int = 
 
 
 def _failed_now_coverable(batch: int) -> list[int]:
-    from inventory.models import StockBalance
+    """Failed postings (oldest first) whose shortage has cleared: each backflush needs no
+    more than it may take, as the ledger counts it (its own reservations as far as stock
+    backs them, and what no reservation claims), the ones before it having taken theirs."""
+    from inventory.models import Location
+    from inventory.selectors import stock_cover
 
     # Only shortages clear by themselves; another refusal waits for a planner's retry.
     failed = list(
@@ -985,27 +997,35 @@ def _failed_now_coverable(batch: int) -> list[int]:
     )
     if not failed:
         return []
-    needed: dict[tuple[int, int], Decimal] = {}
-    for outbox in failed:
-        for line in outbox.payload.get("backflush", []):
-            key = (line["item_id"], line["location_id"])
-            needed.setdefault(key, ZERO)
-    on_hand: dict[tuple[int, int], Decimal] = {}
-    for item_id, location_id, qty in StockBalance.objects.filter(
-        item_id__in={k[0] for k in needed}, location_id__in={k[1] for k in needed}
-    ).values_list("item_id", "location_id", "on_hand"):
-        on_hand[(item_id, location_id)] = on_hand.get((item_id, location_id), ZERO) + qty
+    component_ids = {line["component_id"] for outbox in failed for line in outbox.payload.get("backflush", [])}
+    components = OrderComponent.objects.only("reservation_id").in_bulk(component_ids)
+    needs = [_backflush_needs({"backflush": outbox.payload.get("backflush", [])}, components) for outbox in failed]
+    pairs = {pair for needed, _ in needs for pair in needed}
+    cover = stock_cover(pairs=pairs)
+    free = dict(cover.free)
+    backed = {r.reservation_id: (r.item_id, r.location_id, r.on_hand) for r in cover.reservations}
+    negative = set(
+        Location.objects.filter(pk__in={loc for _, loc in pairs}, allow_negative=True).values_list("pk", flat=True)
+    )
     ready = []
-    for outbox in failed:
-        wants: dict[tuple[int, int], Decimal] = {}
-        for line in outbox.payload.get("backflush", []):
-            if Decimal(line["quantity"]) > 0:
-                key = (line["item_id"], line["location_id"])
-                wants[key] = wants.get(key, ZERO) + Decimal(line["quantity"])
-        if all(on_hand.get(key, ZERO) >= qty for key, qty in wants.items()):
-            ready.append(outbox.confirmation_id)
-            for key, qty in wants.items():
-                on_hand[key] = on_hand.get(key, ZERO) - qty
+    for outbox, (needed, reservations) in zip(failed, needs, strict=True):
+        own: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+        for pk in reservations:
+            if pk in backed:
+                own[backed[pk][:2]] += backed[pk][2]
+        if any(quantity > own[pair] + free[pair] for pair, quantity in needed.items() if pair[1] not in negative):
+            continue
+        ready.append(outbox.confirmation_id)
+        # It takes its own backed stock first, then free stock.
+        for pair, quantity in needed.items():
+            free[pair] -= max(quantity - own[pair], ZERO)
+            left = quantity
+            for pk in sorted(reservations):
+                item_id, location_id, on_hand = backed.get(pk, (None, None, ZERO))
+                if (item_id, location_id) == pair:
+                    take = min(on_hand, left)
+                    backed[pk] = (item_id, location_id, on_hand - take)
+                    left -= take
     return ready
 
 

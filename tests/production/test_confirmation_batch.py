@@ -34,7 +34,10 @@ def test_one_batch_posts_every_pending_confirmation_and_fails_only_the_short_one
     plant, planner, django_capture_on_commit_callbacks
 ):
     plant.stock(back=7)  # 2 P-BACK per unit: enough for 1 + 2 units, not for 4 more
-    first, short, third = _order(plant, planner, 5), _order(plant, planner, 5), _order(plant, planner, 5)
+    # Reserved oldest first: the first and third orders' claims are backed, the short one's by
+    # the 1 left (it may not take what backs the others').
+    first, third = _order(plant, planner, 1), _order(plant, planner, 2)
+    short = _order(plant, planner, 4)
     with django_capture_on_commit_callbacks(execute=False):
         a = _confirm(first, planner, 1)
         b = _confirm(short, planner, 4)
