@@ -359,7 +359,8 @@ def _ensure_within_preceding_yield(
     room = _fmt_quantity(max(preceding.confirmed_good - operation.confirmed_good - operation.confirmed_scrap, ZERO))
     confirmed = _fmt_quantity(preceding.confirmed_good)
     raise StateConflict(
-        f"Operation {operation.sequence} of {order.number} would report {_fmt_quantity(after)} pieces, but the "
+        f"Operation {operation.sequence} of {order.number} would report {_fmt_quantity(after)} "
+        f"{'piece' if after == 1 else 'pieces'}, but the "
         f"reporting point before it, operation {preceding.sequence}, has confirmed {confirmed} good; confirm "
         f"operation {preceding.sequence} first (its confirmation writes off the material up to it).",
         code="exceeds_preceding_operation",

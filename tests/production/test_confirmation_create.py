@@ -368,7 +368,7 @@ def test_a_backflushing_operation_reports_no_more_than_its_preceding_reporting_p
     assert not Confirmation.objects.filter(order=order).exists()
 
     # and once op 10 has confirmed 3 good, op 20 takes up to 3 pieces, scrap included
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False):
         services.confirmation_create(
             data=ConfirmationInput(operation_id=first.pk, good_quantity=Decimal(3)), user=planner
         )
