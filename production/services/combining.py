@@ -27,7 +27,7 @@ from django.db import transaction
 
 from config.exceptions import NotFound, StateConflict, ValidationFailed
 from inventory.models import StockPosting
-from inventory.services import reservation_create, reservations_release
+from inventory.services import reservations_release
 from planning.services import capacity_requirements_clear
 from production.enums import COMBINABLE_STATUSES, DOCUMENT_TYPE, OrderStatus, OrderType
 from production.locks import production_order_qs_select_for_update
@@ -44,7 +44,7 @@ from production.models import (
 from production.selectors import production_order_shortages
 from production.services.common import audit, ensure_version, mark_planning_dirty, order_numbers_next, set_status
 from production.services.costs import order_costs_plan
-from production.services.lifecycle import document_ref
+from production.services.lifecycle import components_reserve
 from production.services.orders import _locked_order, q, required
 from production.services.scheduling import SOURCE_TYPE, production_orders_schedule
 
@@ -96,25 +96,12 @@ def _reserve(order: ProductionOrder, user) -> bool:
     (item, location) lock order. The stock was reserved for the same demand before the merge
     or split (only unit rounding can add a little), so a shortage does not refuse: it is
     recorded on the order, as a forced release would. Returns whether anything is short."""
-    components = sorted(
-        (
-            c
-            for c in OrderComponent.objects.filter(order=order).select_for_update(of=("self",)).order_by("pk")
-            if c.required_quantity > c.issued_quantity
-        ),
-        key=lambda c: (c.item_id, c.issue_location_id, c.pk),
+    components = components_reserve(
+        order,
+        OrderComponent.objects.filter(order=order).select_for_update(of=("self",)).order_by("pk"),
+        user=user,
+        allow_shortage=True,
     )
-    for component in components:
-        reservation = reservation_create(
-            item_id=component.item_id,
-            location_id=component.issue_location_id,
-            quantity=component.required_quantity - component.issued_quantity,
-            reference=document_ref(order, component.pk),
-            user=user,
-            allow_shortage=True,
-        )
-        component.reservation_id = reservation.pk
-    OrderComponent.objects.bulk_update(components, ["reservation_id"])
     return bool(production_order_shortages(order=order, components=components))
 
 

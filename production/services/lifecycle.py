@@ -38,6 +38,28 @@ def _shortage_fields(shortages: list[Shortage]) -> dict:
     }
 
 
+def components_reserve(order: ProductionOrder, components, *, user, allow_shortage: bool) -> list[OrderComponent]:
+    """Reserve each component's open requirement (required - issued) at its issue location,
+    in (item, location) order: the same global lock order as every posting. Returns the
+    components that have an open requirement, each with its new ``reservation_id``."""
+    consumable = sorted(
+        (c for c in components if c.required_quantity > c.issued_quantity),
+        key=lambda c: (c.item_id, c.issue_location_id, c.pk),
+    )
+    for component in consumable:
+        reservation = reservation_create(
+            item_id=component.item_id,
+            location_id=component.issue_location_id,
+            quantity=component.required_quantity - component.issued_quantity,
+            reference=document_ref(order, component.pk),
+            user=user,
+            allow_shortage=allow_shortage,
+        )
+        component.reservation_id = reservation.pk
+    OrderComponent.objects.bulk_update(consumable, ["reservation_id"])
+    return consumable
+
+
 @transaction.atomic
 def production_order_release(
     *, order_id: int, user, force: bool = False, reason: str = "", expected_version: int | None = None
@@ -77,22 +99,7 @@ def production_order_release(
         )
 
     with audit(user, "release", reason):
-        # Reserve in (item, location) order: the same global lock order as every posting.
-        consumable = sorted(
-            (c for c in components if c.required_quantity > c.issued_quantity),
-            key=lambda c: (c.item_id, c.issue_location_id, c.pk),
-        )
-        for component in consumable:
-            reservation = reservation_create(
-                item_id=component.item_id,
-                location_id=component.issue_location_id,
-                quantity=component.required_quantity - component.issued_quantity,
-                reference=document_ref(order, component.pk),
-                user=user,
-                allow_shortage=force,
-            )
-            component.reservation_id = reservation.pk
-        OrderComponent.objects.bulk_update(consumable, ["reservation_id"])
+        consumable = components_reserve(order, components, user=user, allow_shortage=force)
 
         forward = [c for c in consumable if c.flushing == Flushing.FORWARD]
         if forward:
