@@ -7,6 +7,7 @@ and a Celery worker with beat together until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -117,7 +118,11 @@ def run(args: argparse.Namespace) -> int:
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                child.kill()
+                # Each child leads a session of its own: kill all of it, so that no process
+                # it started (the worker under its launcher) outlives us holding the terminal.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
     failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
     print("Stopped.", flush=True)
     return 1 if (failed and not stopping) else 0

@@ -64,7 +64,9 @@ def test_run_serves_the_app_and_stops_cleanly_on_ctrl_c(tmp_path):
             output, _ = cli.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(cli.pid, signal.SIGKILL)
-            pytest.fail("prodorders run did not stop within 60 s of Ctrl-C; its output:\n" + cli.communicate()[0])
+            pytest.fail(
+                "prodorders run did not stop within 60 s of Ctrl-C; its output:\n" + cli.communicate(timeout=10)[0]
+            )
     finally:
         if cli.poll() is None:
             os.killpg(cli.pid, signal.SIGKILL)
